@@ -1,0 +1,7 @@
+"""Every module file here registers itself on import."""
+
+import importlib
+import pkgutil
+
+for _info in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_info.name}")

@@ -1,0 +1,124 @@
+"""The transport contract: a lazily opened connection that runs shell scripts and moves files.
+
+A connection runs every command through one persistent remote `/bin/sh` per (become) user, so
+a task costs one network round trip. Settings arrive as a typed ConnectionSpec resolved from
+inventory variables; become is a separate BecomeSpec stacked on top per command.
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class BecomeSpec:
+    """Privilege escalation for one command. Only `sudo` is supported today."""
+
+    user: str = "root"
+    method: str = "sudo"
+    password: str | None = field(default=None, repr=False)
+    flags: str = ""  # extra sudo flags (ansible_become_flags), e.g. "-E"
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    """Everything needed to reach one host, resolved from inventory vars and CLI options."""
+
+    host: str  # the inventory name, for messages
+    address: str  # ansible_host (or the name)
+    port: int = 22
+    user: str | None = None  # None: ~/.ssh/config User, else the local user name
+    private_key_file: str | None = None
+    password: str | None = field(default=None, repr=False)  # ansible_password
+    connection: str = "ssh"  # "ssh" | "local"
+    connect_timeout: float = 10.0
+    host_key_checking: str = "accept-new"  # "strict" | "accept-new" | "off"
+    known_hosts_file: str | None = None  # None: ~/.ssh/known_hosts
+    jump: str | None = None  # ProxyJump spec "user@host:port[,user@host:port]"
+    ssh_config_file: str | None = None  # None: ~/.ssh/config when it exists
+    keepalive: int = 15  # seconds between SSH keepalives
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    rc: int
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def out(self) -> str:
+        return self.stdout.decode("utf-8", "replace")
+
+    @property
+    def err(self) -> str:
+        return self.stderr.decode("utf-8", "replace")
+
+
+@dataclass
+class TransportStats:
+    """Figures `orch play --stats` and the JSON output report per host."""
+
+    connections: int = 0
+    round_trips: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, sent: int = 0, received: int = 0, round_trips: int = 0, connections: int = 0) -> None:
+        with self._lock:
+            self.bytes_sent += sent
+            self.bytes_received += received
+            self.round_trips += round_trips
+            self.connections += connections
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "connections": self.connections,
+            "round_trips": self.round_trips,
+            "bytes_sent": self.bytes_sent,
+            "bytes_received": self.bytes_received,
+        }
+
+
+class Connection(abc.ABC):
+    """One host. Opens lazily on first use; all methods raise ConnectError when unreachable."""
+
+    def __init__(self, spec: ConnectionSpec) -> None:
+        self.spec = spec
+        self.stats = TransportStats()
+
+    @abc.abstractmethod
+    def run(
+        self,
+        script: str,
+        *,
+        stdin: bytes | None = None,
+        become: BecomeSpec | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> CommandResult:
+        """Run `script` with /bin/sh on the host (as the become user if given).
+
+        The script runs in its own `sh -c`, so a syntax error or `exit` in it cannot disturb the
+        persistent shell. `timeout` expiring raises TimeoutError (the host stays usable).
+        """
+
+    @abc.abstractmethod
+    def put(self, data: bytes, remote_path: str, mode: int = 0o600) -> None:
+        """Write `data` to `remote_path` as the login user (a temp file the caller then moves)."""
+
+    @abc.abstractmethod
+    def get(self, remote_path: str) -> bytes:
+        """Read a remote file as the login user."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close everything; safe to call twice."""
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
