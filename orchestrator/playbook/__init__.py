@@ -1,0 +1,1 @@
+"""Playbooks: loading + validation (loader.py) into the model (model.py)."""
