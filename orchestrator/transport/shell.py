@@ -1,0 +1,186 @@
+"""The wire protocol between the controller and one persistent remote /bin/sh.
+
+A host keeps one `/bin/sh` running for the whole run (one more per become user). Each command
+is written to that shell's stdin as
+
+    ( export K='v'; eval '<script, single-quoted>' ) </dev/null; printf '\\n<marker> %d\\n' $?; ...
+
+so it costs one round trip, cannot read the protocol stream (stdin is /dev/null or its own
+data), and cannot disturb the persistent shell: the script is one quoted literal, parsed only by
+`eval` inside a subshell, so a syntax error or `exit` in it ends just that subshell. `eval` is a
+builtin, so scripts are not bound by the kernel's 128 KiB limit on one exec argument. A random
+marker per command ends stdout and stderr; nothing a command prints can fake it.
+
+Carriers (a paramiko channel, a local subprocess) only move bytes; this module owns framing.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Protocol
+
+from orchestrator.errors import ConnectError
+from orchestrator.transport.base import BecomeSpec, CommandResult
+
+_SAFE_PRINTF = re.compile(rb"[A-Za-z0-9 _.,:/=+@#^~{}\[\]()<>;!?&|*$`\"-]")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def quote(value: str | bytes) -> str:
+    """Quote one value for a POSIX shell: the result is always exactly one word.
+
+    Unlike shlex.quote it never returns a bare word for text containing glob characters and
+    passes non-UTF-8 bytes through (surrogateescape), so hostile file names survive intact.
+    """
+    text = value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
+    if "\0" in text:
+        raise ValueError("a NUL byte cannot be passed to a shell")
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def printf_literal(data: bytes) -> str:
+    """A `printf` format string (already quoted) that prints exactly `data`, NUL bytes included.
+
+    Printable ASCII goes as itself; everything else (and `%`, `\\`, quotes) as an octal escape,
+    which every POSIX printf understands. Used to ship file content inside a script.
+    """
+    parts = []
+    for byte in data:
+        b = bytes((byte,))
+        parts.append(b.decode() if _SAFE_PRINTF.fullmatch(b) else f"\\{byte:03o}")
+    return "'" + "".join(parts) + "'"
+
+
+def wrap_command(script: str, marker: str, stdin: bytes | None, env: Mapping[str, str] | None) -> bytes:
+    """The bytes to write to the persistent shell for one command."""
+    exports = ""
+    for name, value in (env or {}).items():
+        if not _ENV_NAME.match(name):
+            raise ValueError(f"invalid environment variable name {name!r}")
+        exports += f"export {name}={quote(str(value))}; "
+    feed = f"printf {printf_literal(stdin)} | " if stdin is not None else ""
+    redirect = "" if stdin is not None else " </dev/null"
+    line = (
+        f"{feed}( {exports}eval {quote(script)} ){redirect}; "
+        f"printf '\\n{marker} %d\\n' \"$?\"; printf '\\n{marker}\\n' >&2\n"
+    )
+    return line.encode("utf-8", "surrogateescape")
+
+
+class Carrier(Protocol):
+    """A byte pipe to one running remote shell process."""
+
+    def send(self, data: bytes) -> None: ...
+
+    def receive(self, timeout: float | None) -> tuple[bytes, bytes]:
+        """Wait up to `timeout` for output; return (stdout bytes, stderr bytes), possibly empty.
+
+        Raises EOFError when the shell is gone (host died, connection dropped).
+        """
+        ...
+
+    def close(self) -> None: ...
+
+
+class ShellSession:
+    """One persistent shell: sends commands, reads framed results. Not thread-safe by itself."""
+
+    def __init__(self, carrier: Carrier, host: str) -> None:
+        self.carrier = carrier
+        self.host = host
+        self.broken = False
+
+    def run(
+        self,
+        script: str,
+        *,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> tuple[CommandResult, int, int]:
+        """Run one command; returns (result, bytes sent, bytes received)."""
+        marker = "__ORCH_" + secrets.token_hex(8)
+        payload = wrap_command(script, marker, stdin, env)
+        self.carrier.send(payload)
+        end_out = b"\n" + marker.encode() + b" "
+        end_err = b"\n" + marker.encode() + b"\n"
+        out = bytearray()
+        err = bytearray()
+        out_end = err_end = -1
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while out_end < 0 or err_end < 0:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                self.broken = True  # the command may still run; this shell is out of sync now
+                raise TimeoutError(f"command did not finish within {timeout:g}s")
+            try:
+                chunk_out, chunk_err = self.carrier.receive(remaining)
+            except EOFError:
+                self.broken = True
+                raise ConnectError(f"{self.host}: connection lost while running a command") from None
+            if chunk_out:
+                out += chunk_out
+                if out_end < 0 and out.endswith(b"\n"):
+                    out_end = out.rfind(end_out)
+            if chunk_err:
+                err += chunk_err
+                if err_end < 0 and err.endswith(end_err):
+                    err_end = len(err) - len(end_err)
+        rc = int(out[out_end + len(end_out) :].strip() or b"0")
+        result = CommandResult(rc=rc, stdout=bytes(out[:out_end]), stderr=bytes(err[:err_end]))
+        return result, len(payload), len(out) + len(err)
+
+
+def become_command(become: BecomeSpec, prompt: str, ready: str) -> str:
+    """The command that starts a persistent shell as the become user.
+
+    sudo reads the password from stdin (-S) with our random prompt on stderr; without a password
+    -n makes sudo fail at once instead of waiting for one. The inner shell prints `ready` first,
+    so the controller knows when the password exchange is over and the protocol can start.
+    """
+    if become.method != "sudo":
+        raise ConnectError(f"become method {become.method!r} is not supported (only sudo)")
+    flags = become.flags.strip() or "-H"
+    mode = f"-S -p {quote(prompt)}" if become.password is not None else "-n"
+    inner = quote(f"echo {ready}; exec /bin/sh")
+    return f"sudo {flags} {mode} -u {quote(become.user)} /bin/sh -c {inner}"
+
+
+def become_handshake(
+    carrier: Carrier, become: BecomeSpec, prompt: str, ready: str, host: str, timeout: float
+) -> None:
+    """Answer sudo's password prompt if it comes, then wait for the shell's ready line."""
+    out = bytearray()
+    err = bytearray()
+    sent_password = False
+    deadline = time.monotonic() + timeout
+    while ready.encode() not in out:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ConnectError(f"{host}: timed out waiting for privilege escalation (sudo)")
+        try:
+            chunk_out, chunk_err = carrier.receive(remaining)
+        except EOFError:
+            raise ConnectError(f"{host}: become failed: {_sudo_error(bytes(err), prompt)}") from None
+        out += chunk_out
+        err += chunk_err
+        if err.endswith(prompt.encode()) or prompt.encode() in err:
+            if sent_password:
+                raise ConnectError(f"{host}: become failed: incorrect sudo password for this user")
+            carrier.send((become.password or "").encode() + b"\n")
+            sent_password = True
+            err = err.replace(prompt.encode(), b"")
+
+
+def _sudo_error(stderr: bytes, prompt: str) -> str:
+    text = stderr.decode("utf-8", "replace").replace(prompt, "").strip()
+    if "password is required" in text:
+        return "sudo requires a password (use -K / --ask-become-pass or ansible_become_password)"
+    if "not found" in text and "sudo" in text:
+        return "sudo is not installed on the host"
+    if "incorrect password" in text or "Sorry, try again" in text:
+        return "incorrect sudo password"
+    return text.splitlines()[-1] if text else "the become shell exited"

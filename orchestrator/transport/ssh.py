@@ -1,0 +1,390 @@
+"""SSH transport on paramiko: one TCP connection per host for the whole run.
+
+Everything travels over that one connection: a persistent shell channel for the login user, one
+more per become user, and SFTP for big files. TCP_NODELAY is set because without it every
+small command waits on Nagle + delayed ACK (~40 ms on loopback).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shlex
+import socket
+import threading
+import time
+from pathlib import Path
+
+import paramiko
+
+from orchestrator.errors import ConnectError
+from orchestrator.transport.base import BecomeSpec, CommandResult, Connection, ConnectionSpec
+from orchestrator.transport.hostkeys import KnownHosts, host_key_policy
+from orchestrator.transport.shell import ShellSession, become_command, become_handshake
+
+CONNECT_ATTEMPTS = 3
+
+
+class ChannelCarrier:
+    """A paramiko session channel running a shell, as a Carrier for ShellSession."""
+
+    def __init__(self, channel: paramiko.Channel) -> None:
+        self.channel = channel
+
+    def send(self, data: bytes) -> None:
+        try:
+            self.channel.sendall(data)
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            raise EOFError(str(exc)) from exc
+
+    def receive(self, timeout: float | None) -> tuple[bytes, bytes]:
+        chan = self.channel
+        if not (chan.recv_ready() or chan.recv_stderr_ready()):
+            # The channel's fileno becomes readable when stdout or stderr data (or EOF) arrives.
+            ready, _, _ = select.select([chan], [], [], timeout)
+            if not ready:
+                return b"", b""
+        out = chan.recv(1 << 16) if chan.recv_ready() else b""
+        err = chan.recv_stderr(1 << 16) if chan.recv_stderr_ready() else b""
+        if not out and not err and (chan.closed or chan.eof_received or chan.exit_status_ready()):
+            raise EOFError("channel closed")
+        return out, err
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+class SSHConnection(Connection):
+    def __init__(self, spec: ConnectionSpec, known_hosts: KnownHosts | None = None) -> None:
+        super().__init__(spec)
+        self._known_hosts = known_hosts
+        self._lock = threading.RLock()
+        self._client: paramiko.SSHClient | None = None
+        self._jump_clients: list[paramiko.SSHClient] = []
+        self._shells: dict[str | None, ShellSession] = {}
+        self._sftp: paramiko.SFTPClient | None = None
+        self.login_user: str = spec.user or ""
+
+    # -- connecting ---------------------------------------------------------------------------
+
+    def _connect(self) -> paramiko.SSHClient:
+        if self._client is not None and self._client.get_transport() is not None:
+            transport = self._client.get_transport()
+            if transport is not None and transport.is_active():
+                return self._client
+            raise ConnectError(f"{self.spec.host}: connection lost")
+        settings = resolve_ssh_settings(self.spec)
+        self.login_user = settings.user
+        delay = 0.5
+        last_error: Exception | None = None
+        for attempt in range(CONNECT_ATTEMPTS):
+            try:
+                self._client = self._open_client(settings, self.spec.host)
+                self.stats.count(connections=1)
+                return self._client
+            except ConnectError:
+                raise
+            except (OSError, paramiko.SSHException, EOFError) as exc:
+                last_error = exc
+                if attempt + 1 < CONNECT_ATTEMPTS and _retryable(exc):
+                    time.sleep(delay)
+                    delay *= 2
+                    continue
+                break
+        raise ConnectError(
+            f"{self.spec.host}: cannot connect to {settings.describe()}: {_describe(last_error)}"
+        )
+
+    def _open_client(self, settings: SSHSettings, label: str) -> paramiko.SSHClient:
+        sock: socket.socket | paramiko.Channel | paramiko.ProxyCommand
+        if settings.jump:
+            sock = self._jump_channel(settings)
+        elif settings.proxy_command:
+            sock = paramiko.ProxyCommand(settings.proxy_command)
+        else:
+            sock = socket.create_connection(
+                (settings.address, settings.port), timeout=self.spec.connect_timeout
+            )
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        client, known = self._new_client(settings)
+        try:
+            client.connect(
+                settings.address,
+                port=settings.port,
+                username=settings.user,
+                password=self.spec.password,
+                key_filename=settings.identity_files or None,
+                look_for_keys=not settings.identity_files,
+                allow_agent=True,
+                timeout=self.spec.connect_timeout,
+                banner_timeout=self.spec.connect_timeout,
+                auth_timeout=self.spec.connect_timeout,
+                sock=sock,
+            )
+        except paramiko.BadHostKeyException as exc:
+            client.close()
+            raise ConnectError(
+                f"{label}: host key for {settings.known_hosts_name()} has CHANGED "
+                f"(now {exc.key.get_name()} {exc.key.fingerprint}, "
+                f"expected {exc.expected_key.fingerprint}); "
+                "refusing to connect. If the host was reinstalled, remove the old key from "
+                f"{known.path} (ssh-keygen -R {settings.known_hosts_name()})"
+            ) from None
+        except paramiko.AuthenticationException as exc:
+            client.close()
+            raise ConnectError(f"{label}: authentication failed for user {settings.user!r}: {exc}") from None
+        except ConnectError:
+            client.close()
+            raise
+        transport = client.get_transport()
+        assert transport is not None
+        transport.set_keepalive(self.spec.keepalive)
+        return client
+
+    def _jump_channel(self, settings: SSHSettings) -> paramiko.Channel:
+        """Open each ProxyJump hop in turn; the last one tunnels to the target (direct-tcpip)."""
+        previous: paramiko.SSHClient | None = None
+        for hop in settings.jump.split(","):
+            hop_settings = SSHSettings.from_jump(hop, settings)
+            if previous is None:
+                client = self._open_client(hop_settings, f"{self.spec.host} (jump {hop})")
+            else:
+                transport = previous.get_transport()
+                assert transport is not None
+                channel = transport.open_channel(
+                    "direct-tcpip", (hop_settings.address, hop_settings.port), ("127.0.0.1", 0)
+                )
+                client = _client_over(channel, hop_settings, self, f"{self.spec.host} (jump {hop})")
+            self._jump_clients.append(client)
+            previous = client
+        assert previous is not None
+        transport = previous.get_transport()
+        assert transport is not None
+        return transport.open_channel("direct-tcpip", (settings.address, settings.port), ("127.0.0.1", 0))
+
+    def _new_client(self, settings: SSHSettings) -> tuple[paramiko.SSHClient, KnownHosts]:
+        client = paramiko.SSHClient()
+        known = self._known_hosts or KnownHosts.default(self.spec.known_hosts_file)
+        if self.spec.host_key_checking != "off":
+            known.load_into(client, settings.known_hosts_name())
+        client.set_missing_host_key_policy(host_key_policy(self.spec.host_key_checking, known, settings))
+        return client, known
+
+    # -- shells ---------------------------------------------------------------------------------
+
+    def _shell(self, become: BecomeSpec | None) -> ShellSession:
+        client = self._connect()
+        key = become.user if become is not None and become.user != self.login_user else None
+        shell = self._shells.get(key)
+        if shell is not None and not shell.broken:
+            return shell
+        if shell is not None:
+            shell.carrier.close()
+        transport = client.get_transport()
+        assert transport is not None
+        try:
+            channel = transport.open_session(timeout=self.spec.connect_timeout)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise ConnectError(f"{self.spec.host}: cannot open a session: {_describe(exc)}") from None
+        carrier = ChannelCarrier(channel)
+        if key is None:
+            channel.exec_command("/bin/sh")
+        else:
+            assert become is not None
+            prompt, ready = _random_token("orch-sudo-prompt"), _random_token("orch-ready")
+            channel.exec_command(become_command(become, prompt, ready))
+            become_handshake(carrier, become, prompt, ready, self.spec.host, self.spec.connect_timeout)
+            self.stats.count(round_trips=1)
+        shell = ShellSession(carrier, self.spec.host)
+        self._shells[key] = shell
+        return shell
+
+    def run(
+        self,
+        script: str,
+        *,
+        stdin: bytes | None = None,
+        become: BecomeSpec | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> CommandResult:
+        with self._lock:
+            shell = self._shell(become)
+            result, sent, received = shell.run(script, stdin=stdin, env=env, timeout=timeout)
+            self.stats.count(sent=sent, received=received, round_trips=1)
+            return result
+
+    # -- files ----------------------------------------------------------------------------------
+
+    def _sftp_client(self) -> paramiko.SFTPClient:
+        if self._sftp is None:
+            client = self._connect()
+            try:
+                self._sftp = client.open_sftp()
+            except (paramiko.SSHException, OSError) as exc:
+                raise ConnectError(f"{self.spec.host}: SFTP is not available: {_describe(exc)}") from None
+        return self._sftp
+
+    def put(self, data: bytes, remote_path: str, mode: int = 0o600) -> None:
+        with self._lock:
+            sftp = self._sftp_client()
+            # Create with the final mode so the content is never readable by others, even briefly.
+            with sftp.open(remote_path, "wb") as handle:
+                handle.chmod(mode)
+                handle.set_pipelined(True)
+                handle.write(data)
+            self.stats.count(sent=len(data), round_trips=3)
+
+    def get(self, remote_path: str) -> bytes:
+        with self._lock:
+            sftp = self._sftp_client()
+            with sftp.open(remote_path, "rb") as handle:
+                handle.prefetch()
+                data = handle.read()
+            self.stats.count(received=len(data), round_trips=2)
+            return data
+
+    def close(self) -> None:
+        with self._lock:
+            for shell in self._shells.values():
+                shell.carrier.close()
+            self._shells.clear()
+            if self._sftp is not None:
+                self._sftp.close()
+                self._sftp = None
+            for client in [self._client, *reversed(self._jump_clients)]:
+                if client is not None:
+                    client.close()
+            self._client = None
+            self._jump_clients.clear()
+
+
+def _client_over(
+    channel: paramiko.Channel, settings: SSHSettings, conn: SSHConnection, label: str
+) -> paramiko.SSHClient:
+    client, _ = conn._new_client(settings)
+    try:
+        client.connect(
+            settings.address,
+            port=settings.port,
+            username=settings.user,
+            sock=channel,
+            key_filename=settings.identity_files or None,
+            timeout=conn.spec.connect_timeout,
+        )
+    except paramiko.AuthenticationException as exc:
+        raise ConnectError(f"{label}: authentication failed for user {settings.user!r}: {exc}") from None
+    return client
+
+
+class SSHSettings:
+    """The effective settings for one SSH hop: inventory vars over ~/.ssh/config over defaults."""
+
+    def __init__(
+        self, address: str, port: int, user: str, identity_files: list[str], jump: str, proxy_command: str
+    ) -> None:
+        self.address = address
+        self.port = port
+        self.user = user
+        self.identity_files = identity_files
+        self.jump = jump
+        self.proxy_command = proxy_command
+
+    def known_hosts_name(self) -> str:
+        return self.address if self.port == 22 else f"[{self.address}]:{self.port}"
+
+    def describe(self) -> str:
+        return f"{self.user}@{self.address}:{self.port}"
+
+    @classmethod
+    def from_jump(cls, hop: str, target: SSHSettings) -> SSHSettings:
+        user, _, rest = hop.rpartition("@")
+        host, _, port = rest.partition(":")
+        config = _ssh_config(None).lookup(host)
+        return cls(
+            address=config.get("hostname", host),
+            port=int(port or config.get("port", 22)),
+            user=user or config.get("user") or target.user,
+            identity_files=[os.path.expanduser(p) for p in config.get("identityfile", [])]
+            or target.identity_files,
+            jump="",
+            proxy_command="",
+        )
+
+
+def resolve_ssh_settings(spec: ConnectionSpec) -> SSHSettings:
+    config = _ssh_config(spec.ssh_config_file).lookup(spec.address)
+    identity = [spec.private_key_file] if spec.private_key_file else config.get("identityfile", [])
+    jump = spec.jump or config.get("proxyjump", "")
+    if jump.lower() == "none":
+        jump = ""
+    return SSHSettings(
+        address=config.get("hostname", spec.address),
+        port=spec.port if spec.port != 22 or "port" not in config else int(config["port"]),
+        user=spec.user or config.get("user") or _local_user(),
+        identity_files=[os.path.expanduser(p) for p in identity],
+        jump=jump,
+        proxy_command=config.get("proxycommand", "") if not jump else "",
+    )
+
+
+_config_cache: dict[str, paramiko.SSHConfig] = {}
+_config_lock = threading.Lock()
+
+
+def _ssh_config(path: str | None) -> paramiko.SSHConfig:
+    path = path or os.path.expanduser("~/.ssh/config")
+    with _config_lock:
+        if path not in _config_cache:
+            _config_cache[path] = (
+                paramiko.SSHConfig.from_path(path) if Path(path).is_file() else paramiko.SSHConfig()
+            )
+        return _config_cache[path]
+
+
+def parse_ssh_common_args(args: str) -> dict[str, str]:
+    """Pick ProxyJump / ProxyCommand out of ansible_ssh_common_args (`-J`, `-o ProxyJump=...`)."""
+    found: dict[str, str] = {}
+    words = shlex.split(args or "")
+    for i, word in enumerate(words):
+        value = None
+        if word == "-J" and i + 1 < len(words):
+            found["proxyjump"] = words[i + 1]
+        elif word.startswith("-J"):
+            found["proxyjump"] = word[2:]
+        elif word == "-o" and i + 1 < len(words):
+            value = words[i + 1]
+        elif word.startswith("-o"):
+            value = word[2:]
+        if value:
+            key, _, val = value.replace("=", " ", 1).partition(" ")
+            found[key.strip().lower()] = val.strip()
+    return found
+
+
+def _random_token(prefix: str) -> str:
+    import secrets
+
+    return f"{prefix}-{secrets.token_hex(8)}"
+
+
+def _local_user() -> str:
+    import getpass
+
+    return getpass.getuser()
+
+
+def _retryable(exc: Exception) -> bool:
+    # Refused/reset/timeouts are worth a retry (sshd restarting, MaxStartups); auth is not.
+    return isinstance(exc, (OSError, EOFError)) or "Error reading SSH protocol banner" in str(exc)
+
+
+def _describe(exc: Exception | None) -> str:
+    if exc is None:
+        return "unknown error"
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return "timed out"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    text = str(exc) or type(exc).__name__
+    return text.strip()
