@@ -3,4 +3,13 @@
 from orchestrator.modules.base import Module, ModuleFailed, get_module, module_names, register
 from orchestrator.modules.spec import ArgSpec, Param, validate_args
 
-__all__ = ["ArgSpec", "Module", "ModuleFailed", "Param", "get_module", "module_names", "register", "validate_args"]
+__all__ = [
+    "ArgSpec",
+    "Module",
+    "ModuleFailed",
+    "Param",
+    "get_module",
+    "module_names",
+    "register",
+    "validate_args",
+]

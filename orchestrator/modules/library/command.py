@@ -1,0 +1,181 @@
+"""command, shell: run a command on the host (Ansible's semantics for creates/removes/chdir/stdin)."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from orchestrator.executor.context import ModuleContext
+from orchestrator.modules.base import Module, ModuleFailed, register
+from orchestrator.modules.spec import ArgSpec, Param
+from orchestrator.transport.shell import quote
+
+COMMON_PARAMS = {
+    "_raw_params": Param("str", aliases=("cmd",), help="The command to run."),
+    "chdir": Param("path", help="Change into this directory first."),
+    "creates": Param("path", help="A path (glob); when it exists, the command is not run."),
+    "removes": Param("path", help="A path (glob); when it does NOT exist, the command is not run."),
+    "stdin": Param("str", help="Data passed to the command's standard input."),
+    "stdin_add_newline": Param("bool", default=True),
+    "strip_empty_ends": Param("bool", default=True),
+}
+
+# Returns 0 (go on) or prints why it skips and exits 0 with the skip marker.
+_GUARD = """
+orch_exists() { for __f in $1; do [ -e "$__f" ] && return 0; done; return 1; }
+"""
+
+
+class CommandBase(Module):
+    supports_check = True
+
+    def command_line(self, args: Mapping[str, Any]) -> str:
+        raise NotImplementedError
+
+    def display_cmd(self, args: Mapping[str, Any]) -> Any:
+        """The `cmd` result key: Ansible gives a list for command and a string for shell."""
+        return args["_raw_params"]
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
+        line = self.command_line(args)
+        guard = ""
+        if args.get("creates"):
+            guard += f"orch_exists {quote(args['creates'])} && {{ echo __ORCH_SKIP_CREATES; exit 0; }}\n"
+        if args.get("removes"):
+            guard += f"orch_exists {quote(args['removes'])} || {{ echo __ORCH_SKIP_REMOVES; exit 0; }}\n"
+        if ctx.check_mode:
+            if not guard:
+                return {
+                    "changed": False,
+                    "skipped": True,
+                    "msg": "Command would have run if not in check mode",
+                }
+            line = "echo __ORCH_WOULD_RUN"
+        script = "IFS='\n'\n" + _GUARD + guard + "unset IFS\n"
+        if args.get("chdir"):
+            script += f"cd {quote(args['chdir'])} || exit 1\n"
+        script += line + "\n"
+        stdin = None
+        if args.get("stdin") is not None:
+            stdin = str(args["stdin"]) + ("\n" if args["stdin_add_newline"] else "")
+        started = datetime.now()
+        t0 = time.monotonic()
+        result = ctx.run(script, stdin=stdin.encode() if stdin is not None else None)
+        delta = time.monotonic() - t0
+        out, err = result.out, result.err
+        if out.strip() in ("__ORCH_SKIP_CREATES", "__ORCH_SKIP_REMOVES"):
+            which = "creates" if "CREATES" in out else "removes"
+            verb = "exists" if which == "creates" else "does not exist"
+            return {
+                "changed": False,
+                "rc": 0,
+                "stdout": f"skipped, since {args[which]} {verb}",
+                "stdout_lines": [f"skipped, since {args[which]} {verb}"],
+                "stderr": "",
+                "stderr_lines": [],
+                "msg": f"Did not run command since '{args[which]}' {verb}",
+            }
+        if out.strip() == "__ORCH_WOULD_RUN":
+            return {"changed": True, "msg": "Command would have run if not in check mode"}
+        if args["strip_empty_ends"]:
+            out, err = out.rstrip("\r\n"), err.rstrip("\r\n")
+        data = {
+            "changed": True,
+            "cmd": self.display_cmd(args),
+            "rc": result.rc,
+            "stdout": out,
+            "stderr": err,
+            "stdout_lines": out.splitlines(),
+            "stderr_lines": err.splitlines(),
+            "start": started.strftime("%Y-%m-%d %H:%M:%S.%f"),
+            "end": datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f"),
+            "delta": _delta(delta),
+            "msg": "",
+        }
+        if result.rc != 0:
+            data["msg"] = "non-zero return code"
+            raise ModuleFailed("non-zero return code", **data)
+        return data
+
+
+def _delta(seconds: float) -> str:
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{int(hours)}:{int(minutes):02d}:{secs:09.6f}"
+
+
+@register
+class Command(CommandBase):
+    """Run a command without a shell: no pipes, redirects or variable expansion (use shell)."""
+
+    name = "command"
+    aliases = ("ansible.legacy.command",)
+    free_form = "_raw_params"
+    spec = ArgSpec(
+        params={
+            **COMMON_PARAMS,
+            "argv": Param("list", elements="str", help="The command as a list; no splitting, no shell."),
+            "expand_argument_vars": Param("bool", default=True),
+        },
+        mutually_exclusive=(("_raw_params", "argv"),),
+        required_one_of=(("_raw_params", "argv"),),
+    )
+
+    def display_cmd(self, args: Mapping[str, Any]) -> Any:
+        return list(args["argv"]) if args.get("argv") else shlex.split(args["_raw_params"])
+
+    def command_line(self, args: Mapping[str, Any]) -> str:
+        words = args["argv"] if args.get("argv") else shlex.split(args["_raw_params"])
+        if not words:
+            raise ModuleFailed("no command given")
+        # Each word quoted: the shell that carries it only execs, as a shell-less command would.
+        return "exec " + " ".join(quote(str(w)) for w in words)
+
+
+@register
+class Shell(CommandBase):
+    """Run a command through a shell (/bin/sh unless `executable` says otherwise)."""
+
+    name = "shell"
+    aliases = ("ansible.legacy.shell",)
+    free_form = "_raw_params"
+    spec = ArgSpec(
+        params={**COMMON_PARAMS, "executable": Param("path", help="The shell to use, e.g. /bin/bash.")},
+        required_one_of=(("_raw_params",),),
+    )
+
+    def command_line(self, args: Mapping[str, Any]) -> str:
+        if args.get("executable"):
+            return f"exec {quote(args['executable'])} -c {quote(args['_raw_params'])}"
+        return f"eval {quote(args['_raw_params'])}"
+
+
+@register
+class Raw(Module):
+    """Run a raw command over SSH: no creates/chdir, no checks; works before anything is set up."""
+
+    name = "raw"
+    aliases = ("ansible.legacy.raw",)
+    free_form = "_raw_params"
+    supports_check = False
+    spec = ArgSpec(params={"_raw_params": Param("str", required=True), "executable": Param("path")})
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
+        line = args["_raw_params"]
+        if args.get("executable"):
+            line = f"exec {quote(args['executable'])} -c {quote(line)}"
+        result = ctx.run(line)
+        data = {
+            "changed": True,
+            "rc": result.rc,
+            "stdout": result.out,
+            "stderr": result.err,
+            "stdout_lines": result.out.splitlines(),
+            "stderr_lines": result.err.splitlines(),
+        }
+        if result.rc != 0:
+            raise ModuleFailed(f"non-zero return code {result.rc}", **data)
+        return data

@@ -1,0 +1,110 @@
+"""Modules that run on the controller and never touch a host: debug, set_fact, fail, assert."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from orchestrator.executor.context import ModuleContext
+from orchestrator.modules.base import Module, ModuleFailed, register
+from orchestrator.modules.spec import ArgSpec, Param
+
+
+@register
+class Debug(Module):
+    """Print a message or a variable's value."""
+
+    name = "debug"
+    remote = False
+    spec = ArgSpec(
+        params={
+            "msg": Param("raw", help="Message to print (any type)."),
+            "var": Param("str", help="A variable name or expression to print."),
+            "verbosity": Param("int", default=0),
+        },
+        mutually_exclusive=(("msg", "var"),),
+    )
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
+        if args.get("var"):
+            expression = args["var"]
+            try:
+                value = ctx.templar.evaluate(expression, ctx.variables)
+            except Exception:
+                value = "VARIABLE IS NOT DEFINED!"
+            return {"changed": False, expression: value}
+        msg = args["msg"] if args.get("msg") is not None else "Hello world!"
+        return {"changed": False, "msg": msg}
+
+
+@register
+class SetFact(Module):
+    """Set host variables that last for the rest of the run (the executor stores them)."""
+
+    name = "set_fact"
+    remote = False
+    free_form = "_raw_params"
+    spec = None  # type: ignore[assignment]  # any key is a variable name
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
+        facts = {k: v for k, v in args.items() if k not in ("cacheable", "_raw_params")}
+        if not facts:
+            raise ModuleFailed("set_fact needs at least one variable to set")
+        return {"changed": False, "ansible_facts": facts}
+
+
+@register
+class Fail(Module):
+    """Fail the host with a message."""
+
+    name = "fail"
+    remote = False
+    spec = ArgSpec(params={"msg": Param("raw", default="Failed as requested from task")})
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
+        raise ModuleFailed(str(args["msg"]))
+
+
+@register
+class Assert(Module):
+    """Fail unless every condition in `that` holds."""
+
+    name = "assert"
+    remote = False
+    spec = ArgSpec(
+        params={
+            "that": Param("list", required=True),
+            "fail_msg": Param("raw", aliases=("msg",)),
+            "success_msg": Param("raw", default="All assertions passed"),
+            "quiet": Param("bool", default=False),
+        }
+    )
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
+        for condition in args["that"]:
+            if not ctx.templar.is_true(condition, ctx.variables):
+                msg = args.get("fail_msg") or f"Assertion failed: {condition}"
+                raise ModuleFailed(str(msg), assertion=condition, evaluated_to=False)
+        return {"changed": False, "msg": args["success_msg"]}
+
+
+class ExecutorAction(Module):
+    """Keywords that look like modules but are carried out by the executor itself."""
+
+    remote = False
+    spec = None  # type: ignore[assignment]
+
+
+for _name in (
+    "meta",
+    "include_tasks",
+    "import_tasks",
+    "include_role",
+    "import_role",
+    "include_vars",
+    "import_playbook",
+    "add_host",
+    "group_by",
+    "end_play",
+):
+    register(type(_name.title().replace("_", ""), (ExecutorAction,), {"name": _name}))
