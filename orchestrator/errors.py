@@ -50,3 +50,7 @@ class ModuleError(OrchError):
 
 class VaultError(OrchError):
     """A vault file or value cannot be decrypted or encrypted."""
+
+
+class BecomeError(OrchError):
+    """Privilege escalation failed (wrong or missing sudo password): the task fails, as in Ansible."""

@@ -22,7 +22,7 @@ import time
 from collections.abc import Mapping
 from typing import Protocol
 
-from orchestrator.errors import ConnectError
+from orchestrator.errors import BecomeError, ConnectError
 from orchestrator.transport.base import BecomeSpec, CommandResult
 
 _SAFE_PRINTF = re.compile(rb"[A-Za-z0-9 _.,:/=+@#^~{}\[\]()<>;!?&|*$`\"-]")
@@ -142,7 +142,7 @@ def become_command(become: BecomeSpec, prompt: str, ready: str) -> str:
     so the controller knows when the password exchange is over and the protocol can start.
     """
     if become.method != "sudo":
-        raise ConnectError(f"become method {become.method!r} is not supported (only sudo)")
+        raise BecomeError(f"become method {become.method!r} is not supported (only sudo)")
     flags = become.flags.strip() or "-H"
     mode = f"-S -p {quote(prompt)}" if become.password is not None else "-n"
     inner = quote(f"echo {ready}; exec /bin/sh")
@@ -164,12 +164,12 @@ def become_handshake(
         try:
             chunk_out, chunk_err = carrier.receive(remaining)
         except EOFError:
-            raise ConnectError(f"{host}: become failed: {_sudo_error(bytes(err), prompt)}") from None
+            raise BecomeError(f"{host}: become failed: {_sudo_error(bytes(err), prompt)}") from None
         out += chunk_out
         err += chunk_err
         if err.endswith(prompt.encode()) or prompt.encode() in err:
             if sent_password:
-                raise ConnectError(f"{host}: become failed: incorrect sudo password for this user")
+                raise BecomeError(f"{host}: become failed: incorrect sudo password for this user")
             carrier.send((become.password or "").encode() + b"\n")
             sent_password = True
             err = err.replace(prompt.encode(), b"")

@@ -96,8 +96,8 @@ class File(Module):
             ctx.add_diff(
                 f"path: {path}\nstate: {before.get('state', 'absent')}\n",
                 f"path: {path}\nstate: {state if state != 'touch' else 'file'}\n",
-                f"before: {path}",
-                f"after: {path}",
+                path,
+                path,
             )
         result: dict[str, Any] = {"changed": converged.changed, "path": path, "state": state}
         if state in ("link", "hard"):

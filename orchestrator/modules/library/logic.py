@@ -32,9 +32,9 @@ class Debug(Module):
                 value = ctx.templar.evaluate(expression, ctx.variables)
             except Exception:
                 value = "VARIABLE IS NOT DEFINED!"
-            return {"changed": False, expression: value}
+            return {"changed": False, expression: value, "_ansible_verbose_always": True}
         msg = args["msg"] if args.get("msg") is not None else "Hello world!"
-        return {"changed": False, "msg": msg}
+        return {"changed": False, "msg": msg, "_ansible_verbose_always": True}
 
 
 @register

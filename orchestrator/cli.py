@@ -1,0 +1,350 @@
+"""The `orch` command: play, run (ad-hoc), inventory, lab.
+
+Exit codes (ansible-playbook's where it has one): 0 ok; 2 a host failed; 4 a host unreachable
+(wins over 2); 3 the playbook or inventory is invalid (nothing was run); 5 bad options;
+99 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from orchestrator import __version__
+from orchestrator.errors import OrchError
+from orchestrator.executor.connections import ConnectionDefaults
+from orchestrator.executor.runner import (
+    EXIT_BAD_OPTIONS,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    PlaybookRunner,
+    RunOptions,
+)
+from orchestrator.executor.task_runner import RunSettings
+from orchestrator.transport.hostkeys import MODES
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad options; Ansible's (and our) code for that is 5."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_OPTIONS, f"{self.prog}: error: {message}\n")
+
+
+def _inventory_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-i",
+        "--inventory",
+        action="append",
+        default=[],
+        metavar="INVENTORY",
+        help="inventory file, directory or 'h1,h2,' list; may be given several times",
+    )
+
+
+def _run_args(parser: argparse.ArgumentParser) -> None:
+    _inventory_args(parser)
+    parser.add_argument(
+        "-l", "--limit", help="further limit hosts with a pattern (a,b  g:&h  !x  ~re  @file)"
+    )
+    parser.add_argument(
+        "-e",
+        "--extra-vars",
+        action="append",
+        default=[],
+        metavar="VARS",
+        help="k=v pairs, a JSON/YAML string, or @file; may be given several times",
+    )
+    parser.add_argument("-f", "--forks", type=int, default=50, help="hosts handled at once (default 50)")
+    parser.add_argument("-u", "--user", help="connect as this user (below ansible_user / remote_user)")
+    parser.add_argument("--private-key", "--key-file", dest="private_key", help="SSH private key file")
+    parser.add_argument("-b", "--become", action="store_true", help="run with sudo")
+    parser.add_argument("--become-user", help="become this user (default root)")
+    parser.add_argument("--become-method", default="sudo", help="privilege escalation method (sudo)")
+    parser.add_argument("-K", "--ask-become-pass", action="store_true", help="ask for the sudo password")
+    parser.add_argument("-T", "--timeout", type=float, default=10.0, help="SSH connect timeout in seconds")
+    parser.add_argument(
+        "--task-timeout",
+        type=float,
+        default=None,
+        help="fail a task that runs longer than this many seconds (default: no limit)",
+    )
+    parser.add_argument(
+        "--host-key-checking",
+        choices=MODES,
+        default=os.environ.get("ORCH_HOST_KEY_CHECKING", "accept-new"),
+        help="known_hosts policy (default accept-new)",
+    )
+    parser.add_argument("--known-hosts", help="known_hosts file (default ~/.ssh/known_hosts)")
+    parser.add_argument("-C", "--check", action="store_true", help="report what would change, change nothing")
+    parser.add_argument("-D", "--diff", action="store_true", help="show the differences a change makes")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more output (-vv, -vvv)")
+    parser.add_argument("--json", dest="json_path", metavar="FILE", help="write every result as JSON to FILE")
+    parser.add_argument(
+        "--stats", action="store_true", help="print connections, round trips and bytes per host"
+    )
+    parser.add_argument("--list-hosts", action="store_true", help="list the hosts each play would run on")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="orch", description="Agentless orchestration: Ansible-style playbooks over SSH.")
+    parser.add_argument("--version", action="version", version=f"orch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    play = sub.add_parser("play", help="run a playbook")
+    play.add_argument("playbook", nargs="+", help="playbook file(s)")
+    _run_args(play)
+    play.add_argument("-t", "--tags", action="append", default=[], help="only run tasks with these tags")
+    play.add_argument("--skip-tags", action="append", default=[], help="skip tasks with these tags")
+    play.add_argument("--force-handlers", action="store_true", help="run notified handlers even on failure")
+    play.add_argument("--list-tasks", action="store_true", help="list the tasks and stop")
+    play.add_argument("--list-tags", action="store_true", help="list the tags and stop")
+    play.add_argument("--syntax-check", action="store_true", help="validate the playbook and stop")
+    play.set_defaults(func=cmd_play)
+
+    run = sub.add_parser("run", help="run one module on hosts (ad-hoc)")
+    run.add_argument("pattern", help="host pattern, e.g. all, web, 'web:&prod'")
+    _run_args(run)
+    run.add_argument("-m", "--module-name", default="command", help="module (default command)")
+    run.add_argument("-a", "--args", default="", help="module arguments: 'k=v k=v', free form, or JSON")
+    run.add_argument("-o", "--one-line", action="store_true", help="one line per host")
+    run.set_defaults(func=cmd_run)
+
+    inv = sub.add_parser("inventory", help="show the inventory")
+    _inventory_args(inv)
+    mode = inv.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--list", action="store_true", help="all hosts and groups as JSON")
+    mode.add_argument("--graph", action="store_true", help="the group tree")
+    mode.add_argument("--host", metavar="NAME", help="one host's variables as JSON")
+    inv.set_defaults(func=cmd_inventory)
+
+    try:
+        from orchestrator.lab.cli import register as register_lab
+    except ImportError:  # pragma: no cover - the lab package is part of the project
+        pass
+    else:
+        register_lab(sub)
+    return parser
+
+
+# -- shared option handling ------------------------------------------------------------------------
+
+
+def parse_extra_vars(values: Sequence[str]) -> dict[str, Any]:
+    """-e values: k=v pairs, a JSON/YAML mapping, or @file. Later values win."""
+    from orchestrator.yamlsource import load_yaml_file, load_yaml_text
+
+    merged: dict[str, Any] = {}
+    for value in values:
+        value = value.strip()
+        if value.startswith("@"):
+            data = load_yaml_file(value[1:])
+        elif value.startswith(("{", "[")):
+            data = load_yaml_text(value, "<extra vars>")
+        else:
+            data = {}
+            for word in shlex.split(value):
+                key, sep, val = word.partition("=")
+                if not sep:
+                    raise OrchError(f"-e {value!r}: expected key=value, JSON, YAML or @file")
+                data[key] = val
+        if not isinstance(data, dict):
+            raise OrchError(f"-e {value!r}: extra vars must be a mapping")
+        merged.update(data)
+    return merged
+
+
+def _settings(args: argparse.Namespace) -> RunSettings:
+    password = None
+    if args.ask_become_pass:
+        password = getpass.getpass("BECOME password: ")
+    return RunSettings(
+        check=args.check,
+        diff=args.diff,
+        task_timeout=args.task_timeout,
+        connection=ConnectionDefaults(
+            user=args.user,
+            private_key_file=args.private_key,
+            connect_timeout=args.timeout,
+            host_key_checking=args.host_key_checking,
+            known_hosts_file=args.known_hosts,
+            become=args.become,
+            become_user=args.become_user,
+            become_method=args.become_method,
+            become_password=password,
+        ),
+    )
+
+
+def _load_inventory(args: argparse.Namespace) -> Any:
+    from orchestrator.inventory import load_inventory
+
+    sources = args.inventory or ([os.environ["ORCH_INVENTORY"]] if os.environ.get("ORCH_INVENTORY") else [])
+    return load_inventory(sources)
+
+
+def _reporters(args: argparse.Namespace) -> tuple[Callable[[Any], None], Callable[[], None]]:
+    from orchestrator.report import make_reporters
+
+    reporters = make_reporters(
+        json_path=args.json_path,
+        verbosity=args.verbose,
+        show_diff=args.diff,
+        show_stats=getattr(args, "stats", False),
+    )
+
+    def emit(event: Any) -> None:
+        for reporter in reporters:
+            reporter.handle(event)
+
+    def close() -> None:
+        for reporter in reporters:
+            reporter.close()
+
+    return emit, close
+
+
+def _execute(
+    playbook: Any,
+    inventory: Any,
+    args: argparse.Namespace,
+    tags: list[str],
+    skip: list[str],
+    force_handlers: bool,
+) -> int:
+    options = RunOptions(
+        limit=args.limit,
+        forks=args.forks,
+        extra_vars=parse_extra_vars(args.extra_vars),
+        tags=_split_tags(tags) or ["all"],
+        skip_tags=_split_tags(skip),
+        force_handlers=force_handlers,
+        verbosity=args.verbose,
+        settings=_settings(args),
+    )
+    emit, close = _reporters(args)
+    try:
+        return PlaybookRunner(playbook, inventory, options, emit).run()
+    finally:
+        close()
+
+
+def _split_tags(values: Sequence[str]) -> list[str]:
+    return [t.strip() for v in values for t in v.split(",") if t.strip()]
+
+
+# -- commands --------------------------------------------------------------------------------------
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    from orchestrator.playbook.loader import iter_tasks, list_tags, load_playbook
+
+    extra = parse_extra_vars(args.extra_vars)
+    inventory = _load_inventory(args)
+    code = 0
+    for path in args.playbook:
+        playbook = load_playbook(path, extra_vars=extra)
+        if args.syntax_check:
+            print(f"playbook: {path}")
+            continue
+        if args.list_hosts or args.list_tasks or args.list_tags:
+            _print_listing(playbook, inventory, args, iter_tasks, list_tags)
+            continue
+        code = max(code, _execute(playbook, inventory, args, args.tags, args.skip_tags, args.force_handlers))
+    return code
+
+
+def _print_listing(
+    playbook: Any, inventory: Any, args: argparse.Namespace, iter_tasks: Any, list_tags: Any
+) -> None:
+    print(f"\nplaybook: {playbook.path}")
+    for play in playbook.plays:
+        hosts = inventory.select(play.hosts, args.limit)
+        print(f"\n  play #{playbook.plays.index(play) + 1} ({play.hosts}): {play.name}")
+        if args.list_hosts:
+            print(f"    pattern: {play.hosts!r}\n    hosts ({len(hosts)}):")
+            for host in hosts:
+                print(f"      {host.name}")
+        if args.list_tasks:
+            print("    tasks:")
+            for task in iter_tasks(play):
+                tags = sorted(task.options.tags)
+                print(f"      {task.display_name}\tTAGS: [{', '.join(tags)}]")
+        if args.list_tags:
+            print(f"      TASK TAGS: [{', '.join(sorted(list_tags(play)))}]")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from orchestrator.errors import SourceLocation
+    from orchestrator.playbook.model import Play, Playbook, Task, TaskOptions
+    from orchestrator.playbook.taskargs import parse_module_args
+
+    inventory = _load_inventory(args)
+    if args.list_hosts:
+        hosts = inventory.select(args.pattern, args.limit)
+        print(f"  hosts ({len(hosts)}):")
+        for host in hosts:
+            print(f"    {host.name}")
+        return 0
+    location = SourceLocation("<command line>")
+    module_args = parse_module_args(args.module_name, args.args, location)
+    task = Task(name=None, action=args.module_name, args=module_args, location=location)
+    play = Play(
+        name=f"Ad-hoc: {args.module_name}",
+        hosts=args.pattern,
+        location=location,
+        options=TaskOptions(),
+        gather_facts=False,
+        tasks=[task],
+    )
+    playbook = Playbook(path=os.path.join(os.getcwd(), "<ad-hoc>"), plays=[play])
+    if args.one_line:
+        os.environ["ORCH_ONE_LINE"] = "1"
+    return _execute(playbook, inventory, args, [], [], False)
+
+
+def cmd_inventory(args: argparse.Namespace) -> int:
+    from orchestrator.inventory import inventory_graph, inventory_host_vars, inventory_list_json
+
+    inventory = _load_inventory(args)
+    if args.list:
+        print(json.dumps(inventory_list_json(inventory), indent=4, sort_keys=True, default=str))
+    elif args.graph:
+        print(inventory_graph(inventory))
+    else:
+        if inventory.get_host(args.host) is None:
+            raise OrchError(f"no host named {args.host!r} in the inventory")
+        print(json.dumps(inventory_host_vars(inventory, args.host), indent=4, sort_keys=True, default=str))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("\n[ERROR]: User interrupted execution", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OrchError as exc:
+        for line in _error_lines(exc):
+            print(f"ERROR: {line}", file=sys.stderr)
+        return EXIT_INVALID
+
+
+def _error_lines(exc: OrchError) -> list[str]:
+    errors = getattr(exc, "errors", None)
+    if errors:
+        return [str(e) for e in errors]
+    return [str(exc)]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

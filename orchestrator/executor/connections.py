@@ -1,0 +1,131 @@
+"""Connections for the run: resolved from host variables, opened lazily, one per host.
+
+Precedence for connection settings follows Ansible: a host variable (ansible_user) beats a play
+keyword (remote_user), which beats the CLI (-u), which beats ~/.ssh/config and defaults.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.modules.spec import to_bool
+from orchestrator.transport.base import BecomeSpec, Connection, ConnectionSpec
+from orchestrator.transport.local import LocalConnection
+from orchestrator.transport.ssh import SSHConnection, parse_ssh_common_args
+
+
+@dataclass(frozen=True)
+class ConnectionDefaults:
+    """CLI-level settings (lowest precedence after built-in defaults)."""
+
+    user: str | None = None
+    private_key_file: str | None = None
+    connect_timeout: float = 10.0
+    host_key_checking: str = "accept-new"
+    known_hosts_file: str | None = None
+    become: bool = False
+    become_user: str | None = None
+    become_method: str = "sudo"
+    become_password: str | None = None
+
+
+def _first(*values: Any) -> Any:
+    return next((v for v in values if v is not None and v != ""), None)
+
+
+def connection_spec(
+    host: str, hostvars: Mapping[str, Any], defaults: ConnectionDefaults, remote_user: str | None = None
+) -> ConnectionSpec:
+    common = parse_ssh_common_args(
+        " ".join(str(hostvars.get(k) or "") for k in ("ansible_ssh_common_args", "ansible_ssh_extra_args"))
+    )
+    checking = hostvars.get("ansible_host_key_checking")
+    mode = defaults.host_key_checking
+    if checking is not None:
+        mode = "accept-new" if to_bool(checking) else "off"
+    password = _first(hostvars.get("ansible_password"), hostvars.get("ansible_ssh_pass"))
+    return ConnectionSpec(
+        host=host,
+        address=str(_first(hostvars.get("ansible_host"), hostvars.get("ansible_ssh_host"), host)),
+        port=int(_first(hostvars.get("ansible_port"), hostvars.get("ansible_ssh_port"), 22)),
+        user=_first(
+            hostvars.get("ansible_user"), hostvars.get("ansible_ssh_user"), remote_user, defaults.user
+        ),
+        private_key_file=_first(hostvars.get("ansible_ssh_private_key_file"), defaults.private_key_file),
+        password=str(password) if password is not None else None,
+        connection=str(_first(hostvars.get("ansible_connection"), "ssh")),
+        connect_timeout=float(_first(hostvars.get("ansible_ssh_timeout"), defaults.connect_timeout)),
+        host_key_checking=mode,
+        known_hosts_file=defaults.known_hosts_file,
+        jump=common.get("proxyjump"),
+    )
+
+
+def become_spec(
+    hostvars: Mapping[str, Any], keywords: Mapping[str, Any], defaults: ConnectionDefaults
+) -> BecomeSpec | None:
+    """Resolve become for one task: variables > task/play keywords > CLI. None = no become."""
+    enabled = _first(hostvars.get("ansible_become"), keywords.get("become"), defaults.become or None)
+    if enabled is None or not to_bool(enabled):
+        return None
+    password = _first(
+        hostvars.get("ansible_become_password"), hostvars.get("ansible_become_pass"), defaults.become_password
+    )
+    return BecomeSpec(
+        user=str(
+            _first(
+                hostvars.get("ansible_become_user"), keywords.get("become_user"), defaults.become_user, "root"
+            )
+        ),
+        method=str(
+            _first(
+                hostvars.get("ansible_become_method"), keywords.get("become_method"), defaults.become_method
+            )
+        ),
+        password=str(password) if password is not None else None,
+        flags=str(_first(hostvars.get("ansible_become_flags"), keywords.get("become_flags"), "") or ""),
+    )
+
+
+class ConnectionPool:
+    """One Connection per distinct ConnectionSpec for the whole run (usually one per host)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connections: dict[ConnectionSpec, Connection] = {}
+
+    def get(self, spec: ConnectionSpec) -> Connection:
+        with self._lock:
+            conn = self._connections.get(spec)
+            if conn is None:
+                conn = LocalConnection(spec) if spec.connection == "local" else SSHConnection(spec)
+                self._connections[spec] = conn
+            return conn
+
+    def drop(self, spec: ConnectionSpec) -> None:
+        """Forget a connection (after reboot or a lost link) so the next use reconnects."""
+        with self._lock:
+            conn = self._connections.pop(spec, None)
+        if conn is not None:
+            conn.close()
+
+    def stats_by_host(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        with self._lock:
+            for spec, conn in self._connections.items():
+                figures = out.setdefault(spec.host, {})
+                for key, value in conn.stats.as_dict().items():
+                    figures[key] = figures.get(key, 0) + value
+        return out
+
+    def close_all(self) -> None:
+        with self._lock:
+            connections = list(self._connections.values())
+            self._connections.clear()
+        for conn in connections:
+            with contextlib.suppress(Exception):
+                conn.close()

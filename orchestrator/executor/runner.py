@@ -1,0 +1,203 @@
+"""Run a loaded playbook against an inventory: the one entry point of the engine.
+
+Data flows one way: the CLI loads and validates (no host touched), then `PlaybookRunner.run`
+executes plays and emits events; reporters render them. Exit codes are ansible-playbook's.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator import __version__
+from orchestrator.events import Event, Message, PlaybookEnd, PlaybookStart
+from orchestrator.executor.connections import ConnectionPool
+from orchestrator.executor.play_runner import PlayRunner, host_status_for_exit
+from orchestrator.executor.task_runner import Frame, RunSettings, TaskRunner
+from orchestrator.inventory import Inventory
+from orchestrator.playbook.model import Play, Playbook, Task
+from orchestrator.results import HostStats
+from orchestrator.templating import OMIT, LazyVars, Templar
+from orchestrator.vars import HostVarState
+
+EXIT_OK = 0
+EXIT_FAILED = 2
+EXIT_UNREACHABLE = 4
+EXIT_BAD_OPTIONS = 5
+EXIT_INVALID = 3  # playbook or inventory error found before any host was touched
+EXIT_INTERRUPTED = 99
+
+
+@dataclass
+class RunOptions:
+    limit: str | None = None
+    forks: int = 50
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=lambda: ["all"])
+    skip_tags: list[str] = field(default_factory=list)
+    force_handlers: bool = False
+    verbosity: int = 0
+    settings: RunSettings = field(default_factory=RunSettings)
+
+
+class PlaybookRunner:
+    def __init__(
+        self, playbook: Playbook, inventory: Inventory, options: RunOptions, emit: Callable[[Event], None]
+    ) -> None:
+        self.playbook = playbook
+        self.inventory = inventory
+        self.options = options
+        self.emit = emit
+        self.templar = Templar(playbook.basedir)
+        self.pool = ConnectionPool()
+        self.stats: dict[str, HostStats] = {}
+        self.host_states: dict[str, HostVarState] = {}
+        self._inventory_vars: dict[str, Mapping[str, Any]] = {}
+        inventory.add_vars_dir(playbook.basedir)
+
+    def run(self) -> int:
+        started = time.monotonic()
+        self.emit(PlaybookStart(self.playbook.path, self.options.settings.check))
+        for warning in self.playbook.warnings:
+            self.emit(Message("warning", warning))
+        workers = ThreadPoolExecutor(max_workers=max(1, self.options.forks), thread_name_prefix="orch-host")
+        try:
+            for play in self.playbook.plays:
+                self._run_play(play, workers)
+        finally:
+            workers.shutdown(wait=True, cancel_futures=True)
+            transport = self.pool.stats_by_host()
+            self.pool.close_all()
+        code = host_status_for_exit(self.stats)
+        self.emit(PlaybookEnd(self.stats, code, time.monotonic() - started, transport))
+        return code
+
+    def _run_play(self, play: Play, workers: ThreadPoolExecutor) -> None:
+        pattern = self.templar.render(play.hosts, self.options.extra_vars)
+        hosts = [h.name for h in self.inventory.select(pattern, self.options.limit)]
+        if not hosts:
+            self.emit(
+                Message("warning", f"no hosts matched the pattern {pattern!r}; skipping play {play.name!r}")
+            )
+            return
+        for h in hosts:
+            self.host_states.setdefault(h, HostVarState())
+            self.stats.setdefault(h, HostStats())
+        play_vars = dict(play.options.vars)
+        play_vars.update(self._vars_files(play, play_vars))
+        frame = Frame(
+            options=(play.options,),
+        ).child(None, play_vars=play_vars)
+        groups = self.inventory.groups_map()
+        play_magic: dict[str, Any] = {
+            "groups": groups,
+            "ansible_play_hosts_all": hosts,
+            "ansible_play_name": play.name,
+            "playbook_dir": self.playbook.basedir,
+            "inventory_dir": os.path.dirname(os.path.abspath(self.inventory.sources[0]))
+            if self.inventory.sources
+            else None,
+            "ansible_check_mode": self.options.settings.check,
+            "ansible_diff_mode": self.options.settings.diff,
+            "ansible_version": {"full": __version__, "string": __version__},
+            "ansible_run_tags": self.options.tags,
+            "ansible_skip_tags": self.options.skip_tags,
+            "ansible_forks": self.options.forks,
+            "ansible_verbosity": self.options.verbosity,
+            "omit": OMIT,
+        }
+
+        def magic(host: str) -> dict[str, Any]:
+            active = [h for h in hosts if runner_state.get(h) is None or runner_state[h].active]
+            return {
+                **play_magic,
+                "inventory_hostname": host,
+                "inventory_hostname_short": host.split(".")[0],
+                "group_names": self.inventory.group_names(host),
+                "ansible_play_hosts": active,
+                "play_hosts": active,
+                "ansible_play_batch": active,
+            }
+
+        task_runner = TaskRunner(
+            templar=self.templar,
+            lazy_vars=lambda layers: LazyVars(layers, self.templar),
+            pool=self.pool,
+            settings=self.options.settings,
+            host_states=self.host_states,
+            inventory_vars=self._host_inventory_vars,
+            extra_vars=self.options.extra_vars,
+            magic=magic,
+            all_hosts=list(self.inventory.hosts),
+            basedir=self.playbook.basedir,
+        )
+        play_runner = PlayRunner(
+            play,
+            hosts,
+            runner=task_runner,
+            pool=workers,
+            emit=self.emit,
+            stats=self.stats,
+            task_filter=self._tag_filter,
+            force_handlers=self.options.force_handlers,
+            play_frame=frame,
+        )
+        runner_state = play_runner.state
+        play_runner.run()
+
+    def _host_inventory_vars(self, host: str) -> Mapping[str, Any]:
+        cached = self._inventory_vars.get(host)
+        if cached is None:
+            cached = self.inventory.host_vars(host)
+            self._inventory_vars[host] = cached
+        return cached
+
+    def _vars_files(self, play: Play, play_vars: Mapping[str, Any]) -> dict[str, Any]:
+        from orchestrator.inventory import read_vars_file
+
+        merged: dict[str, Any] = {}
+        variables = LazyVars([play_vars, merged, self.options.extra_vars], self.templar)
+        for entry in play.vars_files:
+            candidates = entry if isinstance(entry, list) else [entry]
+            for candidate in candidates:
+                path = str(self.templar.render(candidate, variables))
+                full = path if os.path.isabs(path) else os.path.join(self.playbook.basedir, path)
+                if os.path.exists(full):
+                    merged.update(read_vars_file(full))
+                    break
+            else:
+                from orchestrator.errors import PlaybookError
+
+                raise PlaybookError(f"vars_files: none of {candidates} found", play.location)
+        return merged
+
+    def _tag_filter(self, task: Task, frame: Frame) -> bool:
+        return tags_match(frame.tags(task.options), self.options.tags, self.options.skip_tags)
+
+
+def tags_match(tags: set[str], run: list[str], skip: list[str]) -> bool:
+    """Ansible's tag selection, with `always`, `never`, `tagged`, `untagged` and `all`."""
+    run_set, skip_set = set(run or ["all"]), set(skip)
+    if skip_set:
+        if "all" in skip_set and "always" not in tags:
+            return False
+        if tags & skip_set or ("tagged" in skip_set and tags) or ("untagged" in skip_set and not tags):
+            return False
+    if "always" in tags and "always" not in skip_set:
+        return True
+    if "never" in tags and not (tags - {"never"}) & run_set:
+        return False
+    if "all" in run_set:
+        return True
+    return (
+        bool(tags & run_set) or ("tagged" in run_set and bool(tags)) or ("untagged" in run_set and not tags)
+    )
+
+
+def interrupted_message() -> None:
+    print("\n[ERROR]: User interrupted execution", file=sys.stderr)

@@ -1,0 +1,494 @@
+"""Run one task on one host: when, loop, until, module call, register, changed/failed_when.
+
+Everything here is per host and synchronous; the play runner decides which hosts and in which
+order, and calls `TaskRunner.run` from worker threads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from orchestrator.errors import ConnectError, OrchError, TemplateError
+from orchestrator.executor.connections import ConnectionDefaults, ConnectionPool, become_spec, connection_spec
+from orchestrator.executor.context import ModuleContext
+from orchestrator.modules.base import Module, ModuleFailed, get_module
+from orchestrator.modules.spec import to_bool, validate_args
+from orchestrator.playbook.model import Role, Task, TaskOptions
+from orchestrator.results import Diff, Status, TaskResult
+from orchestrator.templating import OMIT
+from orchestrator.vars import HostVars, HostVarState, Scope, layer_stack
+
+NO_LOG_MSG = "the output has been hidden due to the fact that 'no_log: true' was specified for this result"
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Where a task sits: inherited keywords (outermost first) and variable scope."""
+
+    options: tuple[TaskOptions, ...] = ()
+    scope: Scope = field(default_factory=Scope)
+    role: Role | None = None
+    rescuable: bool = False  # inside a block that has a rescue section
+
+    def child(self, options: TaskOptions | None = None, **kwargs: Any) -> Frame:
+        opts = self.options + ((options,) if options is not None else ())
+        scope = self.scope.child(
+            role_defaults=kwargs.pop("role_defaults", None),
+            play=kwargs.pop("play_vars", None) or (options.vars if options is not None else None),
+            params=kwargs.pop("params", None),
+        )
+        return replace(self, options=opts, scope=scope, **kwargs)
+
+    def keyword(self, name: str, task: TaskOptions | None = None) -> Any:
+        """Innermost non-None value of a keyword (the task's own first)."""
+        for opts in ((task,) if task else ()) + tuple(reversed(self.options)):
+            value = getattr(opts, name)
+            if value is not None:
+                return value
+        return None
+
+    def whens(self, task: TaskOptions) -> list[Any]:
+        out: list[Any] = []
+        for opts in (*self.options, task):
+            out.extend(opts.when)
+        return out
+
+    def environment(self, task: TaskOptions) -> list[Any]:
+        return [opts.environment for opts in (*self.options, task) if opts.environment]
+
+    def tags(self, task: TaskOptions) -> set[str]:
+        out: set[str] = set()
+        for opts in (*self.options, task):
+            out.update(opts.tags)
+        return out
+
+
+@dataclass
+class RunSettings:
+    check: bool = False
+    diff: bool = False
+    task_timeout: float | None = None
+    connection: ConnectionDefaults = field(default_factory=ConnectionDefaults)
+
+
+@dataclass
+class HostOutcome:
+    """The aggregate result of a task on a host, plus what the play runner must act on."""
+
+    result: TaskResult
+    item_results: list[TaskResult] = field(default_factory=list)
+    unreachable: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.result.status is Status.FAILED and not self.result.ignored
+
+
+class TaskRunner:
+    """Shared by every worker thread of a play; holds no per-task mutable state."""
+
+    def __init__(
+        self,
+        *,
+        templar: Any,
+        lazy_vars: Callable[..., Mapping[str, Any]],
+        pool: ConnectionPool,
+        settings: RunSettings,
+        host_states: Mapping[str, HostVarState],
+        inventory_vars: Callable[[str], Mapping[str, Any]],
+        extra_vars: Mapping[str, Any],
+        magic: Callable[[str], dict[str, Any]],
+        all_hosts: list[str],
+        basedir: str,
+    ) -> None:
+        self.templar = templar
+        self.lazy_vars = lazy_vars
+        self.pool = pool
+        self.settings = settings
+        self.host_states = host_states
+        self.inventory_vars = inventory_vars
+        self.extra_vars = extra_vars
+        self.magic = magic
+        self.all_hosts = all_hosts
+        self.basedir = basedir
+
+    # -- variables ------------------------------------------------------------------------------
+
+    def variables(
+        self, host: str, frame: Frame, extra_layer: Mapping[str, Any] | None = None
+    ) -> Mapping[str, Any]:
+        magic = self.magic(host)
+        magic["hostvars"] = HostVars(self.all_hosts, self._hostvars_of)
+        if frame.role is not None:
+            magic["role_path"] = frame.role.path
+            magic["role_name"] = frame.role.name
+        stack = layer_stack(
+            scope=frame.scope,
+            inventory=self.inventory_vars(host),
+            host_state=self.host_states[host],
+            extra=self.extra_vars,
+            magic=magic,
+        )
+        layers = [values for _, values in stack]
+        if extra_layer:
+            layers.insert(len(layers) - 2, extra_layer)  # loop vars: above play vars, below extra vars
+        return self.lazy_vars(layers)
+
+    def _hostvars_of(self, host: str) -> Mapping[str, Any]:
+        return self.variables(host, Frame())
+
+    # -- one task on one host ---------------------------------------------------------------------
+
+    def run(self, host: str, task: Task, frame: Frame) -> HostOutcome:
+        started = time.monotonic()
+        try:
+            return self._run(host, task, frame, started)
+        except ConnectError as exc:
+            result = self._result(
+                host, task, Status.UNREACHABLE, {"msg": exc.message, "unreachable": True}, started
+            )
+            return HostOutcome(result, unreachable=True)
+        except OrchError as exc:
+            return HostOutcome(self._result(host, task, Status.FAILED, {"msg": str(exc)}, started))
+
+    def _run(self, host: str, task: Task, frame: Frame, started: float) -> HostOutcome:
+        variables = self.variables(host, frame)
+        no_log = to_bool(self._keyword(frame, task, "no_log", variables) or False)
+        if task.loop is None:
+            if not self._when(task, frame, variables):
+                return HostOutcome(self._skipped(host, task, started, "Conditional result was False"))
+            data, diffs = self._execute(host, task, frame, variables)
+            return HostOutcome(self._finish(host, task, frame, variables, data, diffs, started, no_log))
+        return self._run_loop(host, task, frame, variables, started, no_log)
+
+    def _run_loop(
+        self, host: str, task: Task, frame: Frame, variables: Mapping[str, Any], started: float, no_log: bool
+    ) -> HostOutcome:
+        items = self._loop_items(task, variables)
+        control = self.templar.render(task.loop_control, variables) if task.loop_control else {}
+        loop_var = control.get("loop_var", "item")
+        index_var = control.get("index_var")
+        pause = float(control.get("pause", 0) or 0)
+        item_results: list[TaskResult] = []
+        datas: list[dict[str, Any]] = []
+        for index, item in enumerate(items):
+            if index and pause:
+                time.sleep(pause)
+            layer: dict[str, Any] = {loop_var: item, "ansible_loop_var": loop_var}
+            if index_var:
+                layer[index_var] = index
+            if control.get("extended"):
+                layer["ansible_loop"] = _loop_info(items, index)
+            item_vars = self.variables(host, frame, layer)
+            label = control.get("label")
+            label_text = str(self.templar.render(label, item_vars)) if label is not None else _label(item)
+            item_started = time.monotonic()
+            if not self._when(task, frame, item_vars):
+                data: dict[str, Any] = {
+                    "changed": False,
+                    "skipped": True,
+                    "skip_reason": "Conditional result was False",
+                }
+                diffs: list[Diff] = []
+            else:
+                data, diffs = self._execute(host, task, frame, item_vars)
+            data[loop_var] = item
+            data["ansible_loop_var"] = loop_var
+            if index_var:
+                data[index_var] = index
+            result = self._finish(
+                host, task, frame, item_vars, data, diffs, item_started, no_log, register=False
+            )
+            item_results.append(replace(result, item_label=label_text if not no_log else "(censored)"))
+            datas.append(dict(result.data))
+        aggregate = self._aggregate(datas)
+        if task.register:
+            with self.host_states[host].lock:
+                self.host_states[host].runtime[task.register] = aggregate
+        status = _status_of(aggregate)
+        ignored = status is Status.FAILED and self._ignore_errors(task, frame, variables)
+        result = TaskResult(
+            host=host,
+            task=task.display_name,
+            status=status,
+            msg=str(aggregate.get("msg", "")),
+            data=aggregate,
+            ignored=ignored,
+            duration=time.monotonic() - started,
+        )
+        return HostOutcome(result, item_results=item_results)
+
+    @staticmethod
+    def _aggregate(datas: list[dict[str, Any]]) -> dict[str, Any]:
+        failed = any(d.get("failed") for d in datas)
+        out: dict[str, Any] = {
+            "changed": any(d.get("changed") for d in datas),
+            "results": datas,
+            "msg": "One or more items failed" if failed else "All items completed",
+        }
+        if failed:
+            out["failed"] = True
+        if datas and all(d.get("skipped") for d in datas):
+            out["skipped"] = True
+        if not datas:
+            out["skipped"] = True
+            out["skipped_reason"] = "No items in the list"
+        return out
+
+    def _loop_items(self, task: Task, variables: Mapping[str, Any]) -> list[Any]:
+        terms = self.templar.render(task.loop, variables)
+        kind = task.loop_kind or "loop"
+        if kind == "loop":
+            if not isinstance(terms, list):
+                raise TemplateError(
+                    f"Invalid data passed to 'loop', it requires a list, got this instead: {terms!r}. "
+                    "Hint: use the 'dict2items' filter or 'with_dict' for a mapping",
+                    task.location,
+                )
+            return terms
+        listed = terms if isinstance(terms, list) else [terms]
+        query_vars = dict(variables)
+        query_vars["__orch_terms"] = listed
+        items = self.templar.evaluate(f"query({kind!r}, *__orch_terms)", query_vars)
+        return list(items)
+
+    def _when(self, task: Task, frame: Frame, variables: Mapping[str, Any]) -> bool:
+        for condition in frame.whens(task.options):
+            try:
+                if not self.templar.is_true(condition, variables):
+                    return False
+            except TemplateError as exc:
+                raise TemplateError(
+                    f"error while evaluating conditional ({condition}): {exc.message}", task.location
+                ) from None
+        return True
+
+    def _keyword(self, frame: Frame, task: Task, name: str, variables: Mapping[str, Any]) -> Any:
+        value = frame.keyword(name, task.options)
+        return self.templar.render(value, variables) if isinstance(value, str) else value
+
+    def _ignore_errors(self, task: Task, frame: Frame, variables: Mapping[str, Any]) -> bool:
+        return to_bool(self._keyword(frame, task, "ignore_errors", variables) or False)
+
+    # -- the module call ------------------------------------------------------------------------
+
+    def _execute(
+        self, host: str, task: Task, frame: Frame, variables: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], list[Diff]]:
+        """Run the module (with until/retries). Returns (result data, diffs); raises ConnectError."""
+        module_cls = get_module(task.action)
+        if module_cls is None:
+            return {"failed": True, "msg": f"unknown module {task.action!r}"}, []
+        module = module_cls()
+        retries = int(self.templar.render(task.retries, variables)) if task.retries is not None else 3
+        delay = float(self.templar.render(task.delay, variables)) if task.delay is not None else 5.0
+        attempts = retries + 1 if task.until else 1
+        data: dict[str, Any] = {}
+        diffs: list[Diff] = []
+        for attempt in range(1, attempts + 1):
+            data, diffs = self._call(host, task, frame, variables, module)
+            if not task.until:
+                break
+            data["attempts"] = attempt
+            check_vars = self._with_result(variables, task, data)
+            if all(self.templar.is_true(c, check_vars) for c in task.until):
+                break
+            if attempt < attempts:
+                time.sleep(delay)
+            else:
+                data["failed"] = True
+                data.setdefault("msg", "")
+                data["msg"] = data["msg"] or f"Retried {retries} times; the 'until' condition never held"
+        return data, diffs
+
+    def _call(
+        self, host: str, task: Task, frame: Frame, variables: Mapping[str, Any], module: Module
+    ) -> tuple[dict[str, Any], list[Diff]]:
+        try:
+            args = self.templar.render(task.args, variables)
+        except TemplateError as exc:
+            return {"failed": True, "msg": f"{exc.message} (in the arguments of task at {task.location})"}, []
+        args = {k: v for k, v in args.items() if v != OMIT}
+        if module.spec is not None:
+            args, errors = validate_args(module.spec, args)
+            if errors:
+                return {"failed": True, "msg": f"{task.action}: " + "; ".join(errors)}, []
+        check = self._keyword(frame, task, "check_mode", variables)
+        check_mode = self.settings.check if check is None else to_bool(check)
+        diff = self._keyword(frame, task, "diff", variables)
+        diff_mode = self.settings.diff if diff is None else to_bool(diff)
+        if check_mode and not module.supports_check:
+            return {"changed": False, "skipped": True, "msg": "remote module does not support check mode"}, []
+        ctx = ModuleContext(
+            host=host,
+            conn=None,  # type: ignore[arg-type]  # set below for remote modules
+            become=None,
+            check_mode=check_mode,
+            diff_mode=diff_mode,
+            variables=variables,
+            templar=self.templar,
+            search_dirs=self._search_dirs(frame),
+            timeout=self._timeout(frame, task, variables),
+        )
+        if module.remote:
+            target = self._keyword(frame, task, "delegate_to", variables) or host
+            target_vars = variables if target == host else self.variables(target, Frame())
+            keywords = {
+                k: self._keyword(frame, task, k, variables)
+                for k in ("become", "become_user", "become_method", "become_flags", "remote_user")
+            }
+            spec = connection_spec(target, target_vars, self.settings.connection, keywords["remote_user"])
+            ctx.conn = self.pool.get(spec)
+            ctx.become = become_spec(target_vars, keywords, self.settings.connection)
+            ctx.env = self._environment(frame, task, variables)
+        try:
+            data = module.run(ctx, args)
+        except ModuleFailed as exc:
+            data = {**exc.result, "failed": True, "msg": exc.msg}
+        except TimeoutError as exc:
+            data = {"failed": True, "msg": f"The task timed out: {exc}"}
+        data.setdefault("changed", False)
+        if ctx.warnings:
+            data["warnings"] = ctx.warnings
+        return data, ctx.diffs
+
+    def _search_dirs(self, frame: Frame) -> list[str]:
+        return ([frame.role.path] if frame.role is not None else []) + [self.basedir]
+
+    def _timeout(self, frame: Frame, task: Task, variables: Mapping[str, Any]) -> float | None:
+        value = self._keyword(frame, task, "timeout", variables)
+        if value:
+            return float(value)
+        return self.settings.task_timeout
+
+    def _environment(self, frame: Frame, task: Task, variables: Mapping[str, Any]) -> dict[str, str]:
+        env: dict[str, str] = {}
+        for block in frame.environment(task.options):
+            rendered = self.templar.render(block, variables)
+            for item in rendered if isinstance(rendered, list) else [rendered]:
+                if not isinstance(item, Mapping):
+                    raise TemplateError(f"environment must be a mapping, got {item!r}", task.location)
+                env.update({str(k): str(v) for k, v in item.items()})
+        return env
+
+    # -- turning module data into a result --------------------------------------------------------
+
+    def _with_result(
+        self, variables: Mapping[str, Any], task: Task, data: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        if not task.register:
+            return variables
+        merged = dict(variables)
+        merged[task.register] = data
+        return merged
+
+    def _finish(
+        self,
+        host: str,
+        task: Task,
+        frame: Frame,
+        variables: Mapping[str, Any],
+        data: dict[str, Any],
+        diffs: list[Diff],
+        started: float,
+        no_log: bool,
+        register: bool = True,
+    ) -> TaskResult:
+        check_vars = self._with_result(variables, task, data)
+        if task.changed_when is not None and not data.get("skipped"):
+            data["changed"] = all(self.templar.is_true(c, check_vars) for c in task.changed_when)
+        if task.failed_when is not None and not data.get("skipped"):
+            failed = all(self.templar.is_true(c, check_vars) for c in task.failed_when)
+            data["failed_when_result"] = failed
+            data["failed"] = failed
+            if failed:
+                data.setdefault("msg", "")
+                data["msg"] = data["msg"] or "failed_when condition was true"
+        state = self.host_states[host]
+        facts = data.get("ansible_facts")
+        if isinstance(facts, Mapping) and not data.get("failed"):
+            with state.lock:
+                if task.action in ("set_fact", "ansible.builtin.set_fact"):
+                    state.runtime.update(facts)
+                else:
+                    state.facts.update(facts)
+        if no_log:
+            data = {
+                "censored": NO_LOG_MSG,
+                "changed": data.get("changed", False),
+                **({"failed": True} if data.get("failed") else {}),
+                **({"skipped": True} if data.get("skipped") else {}),
+            }
+            diffs = []
+        if register and task.register:
+            with state.lock:
+                state.runtime[task.register] = data
+        status = _status_of(data)
+        ignored = status is Status.FAILED and self._ignore_errors(task, frame, variables)
+        return self._result(host, task, status, data, started, diffs=tuple(diffs), ignored=ignored)
+
+    def _skipped(self, host: str, task: Task, started: float, reason: str) -> TaskResult:
+        data = {"changed": False, "skipped": True, "skip_reason": reason}
+        if task.register:
+            with self.host_states[host].lock:
+                self.host_states[host].runtime[task.register] = data
+        return self._result(host, task, Status.SKIPPED, data, started)
+
+    @staticmethod
+    def _result(
+        host: str,
+        task: Task,
+        status: Status,
+        data: Mapping[str, Any],
+        started: float,
+        *,
+        diffs: tuple[Diff, ...] = (),
+        ignored: bool = False,
+    ) -> TaskResult:
+        return TaskResult(
+            host=host,
+            task=task.display_name,
+            status=status,
+            msg=str(data.get("msg", "")) if data.get("msg") is not None else "",
+            rc=data.get("rc") if isinstance(data.get("rc"), int) else None,
+            stdout=str(data.get("stdout", "")),
+            stderr=str(data.get("stderr", "")),
+            diffs=diffs,
+            data=data,
+            ignored=ignored,
+            duration=time.monotonic() - started,
+        )
+
+
+def _status_of(data: Mapping[str, Any]) -> Status:
+    if data.get("unreachable"):
+        return Status.UNREACHABLE
+    if data.get("failed"):
+        return Status.FAILED
+    if data.get("skipped"):
+        return Status.SKIPPED
+    return Status.CHANGED if data.get("changed") else Status.OK
+
+
+def _label(item: Any) -> str:
+    text = str(item)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _loop_info(items: list[Any], index: int) -> dict[str, Any]:
+    length = len(items)
+    return {
+        "index": index + 1,
+        "index0": index,
+        "revindex": length - index,
+        "revindex0": length - index - 1,
+        "first": index == 0,
+        "last": index == length - 1,
+        "length": length,
+        "allitems": items,
+        "previtem": items[index - 1] if index else None,
+        "nextitem": items[index + 1] if index + 1 < length else None,
+    }
