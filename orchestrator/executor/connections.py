@@ -47,6 +47,8 @@ def connection_spec(
     mode = defaults.host_key_checking
     if checking is not None:
         mode = "accept-new" if to_bool(checking) else "off"
+    strict = common.get("stricthostkeychecking", "").lower()
+    mode = {"yes": "strict", "no": "off", "off": "off", "accept-new": "accept-new"}.get(strict, mode)
     password = _first(hostvars.get("ansible_password"), hostvars.get("ansible_ssh_pass"))
     return ConnectionSpec(
         host=host,
@@ -60,7 +62,7 @@ def connection_spec(
         connection=str(_first(hostvars.get("ansible_connection"), "ssh")),
         connect_timeout=float(_first(hostvars.get("ansible_ssh_timeout"), defaults.connect_timeout)),
         host_key_checking=mode,
-        known_hosts_file=defaults.known_hosts_file,
+        known_hosts_file=defaults.known_hosts_file or common.get("userknownhostsfile"),
         jump=common.get("proxyjump"),
     )
 
