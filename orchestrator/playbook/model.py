@@ -22,6 +22,7 @@ class TaskOptions:
     become_method: str | None = None
     become_flags: str | None = None
     remote_user: str | None = None
+    port: int | str | None = None  # the `port` keyword (inventory ansible_port wins, as in Ansible)
     check_mode: bool | str | None = None
     diff: bool | str | None = None
     environment: dict[str, Any] | list[Any] | str | None = None
@@ -91,6 +92,7 @@ class Role:
     dependencies: list[Role] = field(default_factory=list)
     location: SourceLocation | None = None
     options: TaskOptions = field(default_factory=TaskOptions)
+    allow_duplicates: bool = False  # meta/main.yml: run again when used twice with the same params
 
 
 @dataclass
@@ -112,6 +114,8 @@ class Play:
     vars_files: list[Any] = field(default_factory=list)
     vars_prompt: list[VarsPrompt] = field(default_factory=list)
     gather_facts: bool | str | None = None  # None = Ansible's default (true)
+    gather_subset: list[str] | str | None = None
+    gather_timeout: int | str | None = None
     serial: Any = None  # int, "30%", or a list of those
     strategy: str = "linear"  # "linear" | "free"
     max_fail_percentage: int | float | str | None = None
