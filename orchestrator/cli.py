@@ -190,7 +190,9 @@ def _load_inventory(args: argparse.Namespace) -> Any:
     return load_inventory(sources)
 
 
-def _reporters(args: argparse.Namespace) -> tuple[Callable[[Any], None], Callable[[], None]]:
+def _reporters(
+    args: argparse.Namespace, adhoc: bool
+) -> tuple[Callable[[Any], None], Callable[[], None]]:
     from orchestrator.report import make_reporters
 
     reporters = make_reporters(
@@ -198,6 +200,7 @@ def _reporters(args: argparse.Namespace) -> tuple[Callable[[Any], None], Callabl
         verbosity=args.verbose,
         show_diff=args.diff,
         show_stats=getattr(args, "stats", False),
+        adhoc="one-line" if adhoc and args.one_line else "minimal" if adhoc else None,
     )
 
     def emit(event: Any) -> None:
@@ -218,6 +221,8 @@ def _execute(
     tags: list[str],
     skip: list[str],
     force_handlers: bool,
+    *,
+    adhoc: bool = False,
 ) -> int:
     options = RunOptions(
         limit=args.limit,
@@ -229,7 +234,7 @@ def _execute(
         verbosity=args.verbose,
         settings=_settings(args),
     )
-    emit, close = _reporters(args)
+    emit, close = _reporters(args, adhoc)
     try:
         return PlaybookRunner(playbook, inventory, options, emit).run()
     finally:
@@ -283,8 +288,8 @@ def _print_listing(
 
 def cmd_run(args: argparse.Namespace) -> int:
     from orchestrator.errors import SourceLocation
-    from orchestrator.playbook.model import Play, Playbook, Task, TaskOptions
-    from orchestrator.playbook.taskargs import parse_module_args
+    from orchestrator.playbook.loader import load_adhoc_task
+    from orchestrator.playbook.model import Play, Playbook
 
     inventory = _load_inventory(args)
     if args.list_hosts:
@@ -293,21 +298,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         for host in hosts:
             print(f"    {host.name}")
         return 0
-    location = SourceLocation("<command line>")
-    module_args = parse_module_args(args.module_name, args.args, location)
-    task = Task(name=None, action=args.module_name, args=module_args, location=location)
+    task = load_adhoc_task(args.module_name, args.args, basedir=os.getcwd())
     play = Play(
         name=f"Ad-hoc: {args.module_name}",
         hosts=args.pattern,
-        location=location,
-        options=TaskOptions(),
+        location=SourceLocation("<command line>"),
         gather_facts=False,
         tasks=[task],
     )
     playbook = Playbook(path=os.path.join(os.getcwd(), "<ad-hoc>"), plays=[play])
-    if args.one_line:
-        os.environ["ORCH_ONE_LINE"] = "1"
-    return _execute(playbook, inventory, args, [], [], False)
+    return _execute(playbook, inventory, args, [], [], False, adhoc=True)
 
 
 def cmd_inventory(args: argparse.Namespace) -> int:

@@ -250,10 +250,7 @@ class TaskRunner:
                 )
             return terms
         listed = terms if isinstance(terms, list) else [terms]
-        query_vars = dict(variables)
-        query_vars["__orch_terms"] = listed
-        items = self.templar.evaluate(f"query({kind!r}, *__orch_terms)", query_vars)
-        return list(items)
+        return self.templar.run_lookup(kind, listed, variables)
 
     def _when(self, task: Task, frame: Frame, variables: Mapping[str, Any]) -> bool:
         for condition in frame.whens(task.options):

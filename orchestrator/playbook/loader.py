@@ -49,6 +49,7 @@ __all__ = [
     "iter_handlers",
     "iter_tasks",
     "list_tags",
+    "load_adhoc_task",
     "load_playbook",
     "load_role",
     "load_task_file",
@@ -85,6 +86,27 @@ def load_playbook(path: str, *, extra_vars: Mapping[str, Any] | None = None) -> 
     plays = _load_playbook_file(s, path, parents=())
     _raise_if_errors(s)
     return Playbook(path=path, plays=plays, warnings=s.unique_warnings())
+
+
+def load_adhoc_task(module: str, args: str, *, basedir: str) -> Task:
+    """The task `orch run -m MODULE -a ARGS` runs: validated like a playbook task.
+
+    ARGS is `k=v` text (free form for command-like modules) or a JSON/YAML mapping.
+    """
+    s = Session()
+    where_ = SourceLocation("<command line>")
+    text = args.strip()
+    value: Any = text or None
+    if text.startswith("{"):
+        from orchestrator.yamlsource import load_yaml_text
+
+        value = load_yaml_text(text, "<command line -a>", PlaybookError)
+    scope = Scope(path="<command line>", basedir=basedir, play=PlayState())
+    items = _tasks.parse_task(s, {module: value}, scope)
+    _raise_if_errors(s)
+    if len(items) != 1 or not isinstance(items[0], Task):
+        raise PlaybookError(f"module {module!r} cannot be run ad hoc", where_)
+    return items[0]
 
 
 def load_task_file(

@@ -10,6 +10,7 @@ from typing import TextIO
 from rich.console import Console
 
 from orchestrator.events import Reporter
+from orchestrator.report.adhoc import AdhocReporter
 from orchestrator.report.json_report import JsonReporter
 from orchestrator.report.live import LiveReporter
 from orchestrator.report.plain import PlainReporter
@@ -38,15 +39,20 @@ def make_reporters(
     force_plain: bool = False,
     show_stats: bool = False,
     environ: Mapping[str, str] | None = None,
+    adhoc: str | None = None,
 ) -> list[Reporter]:
-    """Screen reporter first (Live or Plain), then --stats, then the JSON file.
+    """Screen reporter first (ad-hoc lines, Live or Plain), then --stats, then the JSON file.
 
     The order matters: the stats table prints after the recap, on the same output.
+    `adhoc` is "minimal" or "one-line" for `orch run`.
     """
     reporters: list[Reporter] = []
     color = wants_color(stream, environ)
     out: Console | TextIO
-    if color and not force_plain:
+    if adhoc is not None:
+        reporters.append(AdhocReporter(stream, one_line=adhoc == "one-line", color=color))
+        out = stream
+    elif color and not force_plain:
         console = Console(file=stream)
         reporters.append(LiveReporter(console, verbosity=verbosity, show_diff=show_diff))
         out = console

@@ -96,7 +96,7 @@ class CommandBase(Module):
             "msg": "",
         }
         if result.rc != 0:
-            data["msg"] = "non-zero return code"
+            del data["msg"]
             raise ModuleFailed("non-zero return code", **data)
         return data
 

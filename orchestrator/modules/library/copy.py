@@ -80,9 +80,7 @@ else orch_apply_attrs "$d"; fi"""
         after = as_text(data)
         old = before if fields.get("state") == "file" else ""
         if after is not None and old is not None:
-            ctx.add_diff(
-                old, after, f"before: {fields.get('dest', dest)}", f"after: {fields.get('dest', dest)}"
-            )
+            ctx.add_diff(old, after, fields.get("dest", dest), fields.get("dest", dest))
     result: dict[str, Any] = {
         "changed": converged.changed,
         "dest": fields.get("dest", dest),
