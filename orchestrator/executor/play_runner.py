@@ -167,10 +167,17 @@ class PlayRunner:
             self._meta(task, hosts, batch)
             return
         self._announce(task, hosts, handler)
+        failed = self._run_on(task, hosts, frame, batch)
+        # Like Ansible, thresholds are checked once the task is done on every host of the batch.
+        if failed:
+            self._check_thresholds(batch, task, frame)
+
+    def _run_on(self, task: Task, hosts: list[str], frame: Frame, batch: list[str]) -> bool:
+        """Run the task on the hosts and record the results; True if a host newly failed."""
         run_once = frame.keyword("run_once", task.options)
         if run_once is not None and to_bool(run_once):
             outcome = self.runner.run(hosts[0], task, frame)
-            self._record(task, hosts[0], outcome, frame, batch)
+            failed = self._record(task, hosts[0], outcome, frame, batch)
             for other in hosts[1:]:
                 if task.register:
                     state = self.runner.host_states[other]
@@ -180,13 +187,12 @@ class PlayRunner:
                         )
                 if outcome.result.changed:
                     self._notify(task, other)
-            return
+            return failed
         if len(hosts) == 1:
-            self._record(task, hosts[0], self.runner.run(hosts[0], task, frame), frame, batch)
-            return
+            return self._record(task, hosts[0], self.runner.run(hosts[0], task, frame), frame, batch)
         futures = {h: self.pool.submit(self.runner.run, h, task, frame) for h in hosts}
-        for h, future in futures.items():
-            self._record(task, h, future.result(), frame, batch)
+        recorded = [self._record(task, h, future.result(), frame, batch) for h, future in futures.items()]
+        return any(recorded)
 
     def _announce(self, task: Task, hosts: list[str], handler: bool) -> None:
         with self._lock:
@@ -196,7 +202,7 @@ class PlayRunner:
             self._announced.add(key)
         self.emit(TaskStart(task.display_name, tuple(hosts), is_handler=handler, path=str(task.location)))
 
-    def _record(self, task: Task, host: str, outcome: HostOutcome, frame: Frame, batch: list[str]) -> None:
+    def _record(self, task: Task, host: str, outcome: HostOutcome, frame: Frame, batch: list[str]) -> bool:
         for item in outcome.item_results:
             self.emit(HostResult(item))
         result = outcome.result
@@ -232,8 +238,7 @@ class PlayRunner:
                     stats.changed += 1
         if result.changed and result.status is not Status.FAILED:
             self._notify(task, host)
-        if state.failed and not frame.rescuable:
-            self._check_thresholds(batch, task, frame)
+        return (state.failed or state.unreachable) and not frame.rescuable
 
     def _set_failed_vars(self, host: str, task: Task, result: TaskResult) -> None:
         state = self.runner.host_states[host]

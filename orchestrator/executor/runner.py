@@ -87,7 +87,6 @@ class PlaybookRunner:
             return
         for h in hosts:
             self.host_states.setdefault(h, HostVarState())
-            self.stats.setdefault(h, HostStats())
         play_vars = dict(play.options.vars)
         play_vars.update(self._vars_files(play, play_vars))
         frame = Frame(
