@@ -334,7 +334,8 @@ class PlayRunner:
 
 
 def _setup_task(play: Play) -> Task:
-    return Task(name="Gathering Facts", action="setup", args={}, location=play.location)
+    args = {"gather_subset": play.gather_subset} if play.gather_subset else {}
+    return Task(name="Gathering Facts", action="setup", args=args, location=play.location)
 
 
 def serial_batches(hosts: list[str], serial: Any) -> list[list[str]]:

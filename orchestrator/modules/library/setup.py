@@ -7,26 +7,33 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.executor.context import ModuleContext
-from orchestrator.facts import FACTS_SCRIPT, parse_facts
-from orchestrator.modules.base import Module, register
+from orchestrator.facts import facts_script, parse_facts, select_sections
+from orchestrator.modules.base import Module, ModuleFailed, register
 from orchestrator.modules.spec import ArgSpec, Param
 
 
 @register
 class Setup(Module):
+    """Gather facts (distribution, network, memory, mounts, ...) as ansible_facts."""
+
     name = "setup"
-    aliases = ("gather_facts", "ansible.builtin.gather_facts")
+    aliases = ("gather_facts", "ansible.builtin.gather_facts", "ansible.legacy.setup")
     spec = ArgSpec(
         params={
             "filter": Param("list", elements="str", default=[]),
             "gather_subset": Param("list", elements="str", default=["all"]),
             "gather_timeout": Param("int", default=10),
-            "fact_path": Param("path"),
+            "fact_path": Param("path", default="/etc/ansible/facts.d"),
         }
     )
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
-        facts = parse_facts(ctx.run("LC_ALL=C; export LC_ALL\n" + FACTS_SCRIPT).out)
+        try:
+            sections, _ = select_sections(args["gather_subset"])
+        except ValueError as exc:
+            raise ModuleFailed(str(exc)) from None
+        result = ctx.run(facts_script(sections))
+        facts = parse_facts(result.out, args["gather_subset"])
         if args["filter"]:
             facts = {
                 k: v
