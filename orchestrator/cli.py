@@ -164,7 +164,8 @@ def parse_extra_vars(values: Sequence[str]) -> dict[str, Any]:
 def _settings(args: argparse.Namespace) -> RunSettings:
     password = None
     if args.ask_become_pass:
-        password = getpass.getpass("BECOME password: ")
+        # a pipe (scripts, tests) gives the password on stdin; a terminal gets a hidden prompt
+        password = getpass.getpass("BECOME password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
     return RunSettings(
         check=args.check,
         diff=args.diff,
