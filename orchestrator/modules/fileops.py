@@ -1,26 +1,52 @@
-"""Shell building blocks shared by the file modules (copy, file, template, ...).
+"""Shell building blocks shared by the file modules (copy, template, file, lineinfile, ...).
 
 One implementation of "inspect a path", "does owner/group/mode match", "write atomically" so
 every file module behaves the same: content goes to a temp file in the destination directory,
 owner/mode are set and `validate` runs on the temp file, THEN it is renamed over the target.
+
+Two entry points carry almost every file-writing module:
+- `put_content` converges a path to hold given bytes (copy, template, and the editors below);
+- `edit_file` reads a file, lets the module compute the new text on the controller (Python's
+  `re`, exactly as Ansible's lineinfile/blockinfile/replace do) and writes it back only when it
+  differs. A no-op is one round trip; a change costs a second.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from typing import Any
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from orchestrator.modules.base import ModuleFailed
 from orchestrator.modules.spec import Param
 from orchestrator.transport.shell import printf_literal, quote
 
+if TYPE_CHECKING:
+    from orchestrator.executor.context import ModuleContext
+
 DIFF_LIMIT = 64 * 1024  # bigger files are not shown in diffs (Ansible's default is similar)
 BEFORE_MARK = "__ORCH_BEFORE__"
+# Content up to this size travels inside the one script; bigger files go by SFTP, and only
+# after a query showed the checksum differs.
+INLINE_LIMIT = 256 * 1024
 
 ATTR_PARAMS = {
     "owner": Param("str", help="User name (or uid) that should own the file."),
     "group": Param("str", help="Group name (or gid) that should own the file."),
     "mode": Param("mode", help="Octal (0644, '0644', '644') or symbolic (u=rw,g=r,o=r) mode."),
+}
+# Ansible's add_file_common_args: accepted everywhere a file is written. SELinux and chattr
+# attributes are accepted for compatibility; Debian targets without SELinux ignore them.
+FILE_COMMON_PARAMS = {
+    **ATTR_PARAMS,
+    "seuser": Param("str"),
+    "serole": Param("str"),
+    "selevel": Param("str"),
+    "setype": Param("str"),
+    "attributes": Param("str", aliases=("attr",)),
+    "unsafe_writes": Param("bool", default=False),
 }
 
 FILE_SH = r"""
@@ -35,10 +61,14 @@ orch_statvars() {
   set -- $__s
   st_mode=$1 st_owner=$2 st_group=$3 st_uid=$4 st_gid=$5 st_size=$6
 }
+# key=value, the value hex-encoded: safe for paths and link targets holding newlines.
+orch_kvx() { printf '%s=' "$1"; printf '%s' "$2" | od -An -v -tx1 | tr -d ' \n'; echo; }
+# The orch_statvars values as key=value lines, keys prefixed with $1 (e.g. "after_").
 orch_report_stat() {
-  orch_kv state "$st_state"; orch_kv mode "$st_mode"; orch_kv owner "$st_owner"; orch_kv group "$st_group"
-  orch_kv uid "$st_uid"; orch_kv gid "$st_gid"; orch_kv size "$st_size"
-  [ -n "$st_target" ] && orch_kv target "$st_target"; return 0
+  orch_kv "${1}state" "$st_state"; orch_kv "${1}mode" "$st_mode"; orch_kv "${1}owner" "$st_owner"
+  orch_kv "${1}group" "$st_group"; orch_kv "${1}uid" "$st_uid"; orch_kv "${1}gid" "$st_gid"
+  orch_kv "${1}size" "$st_size"
+  [ -n "$st_target" ] && orch_kvx "${1}target" "$st_target"; return 0
 }
 # The mode `$2` (octal or symbolic) would give to path $1 (whose current mode is $3): octal, no zeros.
 orch_want_mode() {
@@ -55,23 +85,24 @@ orch_want_mode() {
 orch_check_attrs() {
   attr_change=0
   if [ -n "$want_owner" ] && [ "$want_owner" != "$st_owner" ] && [ "$want_owner" != "$st_uid" ]; then
+    id -u -- "$want_owner" >/dev/null 2>&1 || orch_fail "chown failed: failed to look up user $want_owner"
     attr_change=1; fi
   if [ -n "$want_group" ] && [ "$want_group" != "$st_group" ] && [ "$want_group" != "$st_gid" ]; then
     attr_change=1; fi
   if [ -n "$want_mode" ]; then
-    want_octal=$(orch_want_mode "$1" "$want_mode" "$st_mode") || orch_fail "invalid mode: $want_mode"
+    want_octal=$(orch_want_mode "$1" "$want_mode" "$st_mode") || orch_fail "mode must be in octal or symbolic form: $want_mode"
     [ "$want_octal" = "$st_mode" ] || attr_change=1
   fi
 }
 orch_apply_attrs() {
   if [ -n "$want_owner" ]; then chown -h -- "$want_owner" "$1"; fi
   if [ -n "$want_group" ]; then chgrp -h -- "$want_group" "$1"; fi
-  if [ -n "$want_mode" ]; then chmod -- "$want_mode" "$1"; fi
+  if [ -n "$want_mode" ] && [ ! -L "$1" ]; then chmod -- "$want_mode" "$1"; fi
 }
-# Put stdin-less content (a printf format) or an uploaded file at $1 atomically.
+# A timestamped copy beside $1, named as Ansible's backup_local names it.
 orch_backup() {
   backup_file="$1.$$.$(date +%Y-%m-%d@%H:%M:%S)~"
-  cp -p -- "$1" "$backup_file" && orch_kv backup_file "$backup_file"
+  cp -p -- "$1" "$backup_file" && orch_kvx backup_file "$backup_file"
 }
 """
 
@@ -90,8 +121,42 @@ def sha1(data: bytes) -> str:
     return hashlib.sha1(data).hexdigest()
 
 
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def unhex(value: str) -> str:
+    """Decode an orch_kvx value."""
+    try:
+        return bytes.fromhex(value).decode("utf-8", "surrogateescape")
+    except ValueError:
+        return value
+
+
+def octal_mode(mode: str) -> str:
+    """stat's %a ('644') as Ansible reports modes ('0644')."""
+    return f"{int(mode, 8):04o}" if mode else mode
+
+
+def check_validate(validate: str | None) -> None:
+    if validate and "%s" not in validate:
+        raise ModuleFailed(f"validate must contain %s: {validate}")
+
+
+def validate_line(validate: str | None) -> str:
+    """Apply fragment: run `validate` with %s = the temp file "$tmp"; fail (nothing moved) if it fails."""
+    if not validate:
+        return ":"
+    check = validate.replace("%s", '"$tmp"')
+    return f'__o=$( ( eval {quote(check)} ) 2>&1 ) || orch_fail "failed to validate: $__o"'
+
+
 def write_content_script(
-    data: bytes | None, upload_path: str | None, validate: str | None, backup: bool
+    data: bytes | None,
+    upload_path: str | None,
+    validate: str | None,
+    backup: bool,
+    make_parents: bool = False,
 ) -> str:
     """Apply fragment: write new content for "$d" via a temp file beside it, then rename.
 
@@ -105,6 +170,7 @@ def write_content_script(
         fill = f'cat -- {quote(upload_path)} > "$tmp"; rm -f -- {quote(upload_path)}'
     lines = [
         '__dir=$(dirname -- "$d")',
+        'mkdir -p -- "$__dir"' if make_parents else ":",
         '[ -d "$__dir" ] || orch_fail "Destination directory $__dir does not exist"',
         'tmp=$(mktemp -- "$__dir/.orch-tmp.XXXXXX")',
         "trap 'rm -f -- \"$tmp\"' EXIT",
@@ -113,12 +179,10 @@ def write_content_script(
         'else chmod "$(printf \'%o\' $(( 0666 & ~$(umask) )))" "$tmp"; fi',
         'orch_apply_attrs "$tmp"',
     ]
-    if validate:
-        check = validate.replace("%s", '"$tmp"')
-        lines.append(f'__o=$( ( eval {quote(check)} ) 2>&1 ) || orch_fail "failed to validate: $__o"')
+    lines.append(validate_line(validate))
     if backup:
-        lines.append('[ "$st_state" = file ] && orch_backup "$d"')
-    lines.append('mv -f -- "$tmp" "$d"')
+        lines.append('if [ "$st_state" = file ]; then orch_backup "$d"; fi')
+    lines.append('mv -fT -- "$tmp" "$d"')
     return "\n".join(lines)
 
 
@@ -141,3 +205,215 @@ def as_text(data: bytes) -> str | None:
     if len(data) > DIFF_LIMIT or b"\0" in data:
         return None
     return data.decode("utf-8", "replace")
+
+
+def upload(ctx: ModuleContext, data: bytes) -> str:
+    """Put `data` in a fresh temp file on the host by SFTP (as the login user); returns its path."""
+    path = f"/tmp/.orch-upload-{secrets.token_hex(8)}"
+    ctx.conn.put(data, path, 0o600)
+    return path
+
+
+def file_result(fields: Mapping[str, str], prefix: str = "") -> dict[str, Any]:
+    """Ansible's file attribute keys (state, mode, owner, group, uid, gid, size) from stat fields."""
+    out: dict[str, Any] = {}
+    state = fields.get(prefix + "state")
+    if not state or state == "absent":
+        return out
+    out["state"] = "hard" if state == "other" else state
+    for key in ("owner", "group"):
+        if fields.get(prefix + key):
+            out[key] = fields[prefix + key]
+    for key in ("uid", "gid", "size"):
+        if fields.get(prefix + key, "").isdigit():
+            out[key] = int(fields[prefix + key])
+    if fields.get(prefix + "mode"):
+        out["mode"] = octal_mode(fields[prefix + "mode"])
+    return out
+
+
+def put_content(
+    ctx: ModuleContext,
+    args: Mapping[str, Any],
+    data: bytes,
+    dest: str,
+    src_name: str = "",
+    *,
+    diff: bool = True,
+    make_parents: bool = False,
+    follow: bool | None = None,
+) -> dict[str, Any]:
+    """Converge `dest` to hold `data` with the wanted attributes, atomically.
+
+    Used by copy, template and every editor. `src_name` (copy/template from a file): a dest
+    that is a directory or ends in "/" gets the file under that name. A dest that is a symlink
+    is followed when `follow` (default args["follow"]); otherwise the link is replaced by a
+    file when the content differs, as Ansible's atomic move does.
+    """
+    from orchestrator.executor.context import parse_fields
+
+    check_validate(args.get("validate"))
+    follow = bool(args.get("follow")) if follow is None else follow
+    checksum = sha1(data)
+    name = quote(src_name)
+    header = (
+        f"d={quote(dest)} dest_dir=0\n"
+        + (
+            f'case "$d" in */) d="$d"{name}; dest_dir=1;; esac\n'
+            f'if [ -d "$d" ] && [ ! -L "$d" ]; then d="$d/"{name}; dest_dir=1; fi\n'
+            if src_name
+            else ""
+        )
+        + attr_assignments(args)
+    )
+    force = "1" if args.get("force", True) else "0"
+    query = f"""{header}
+orch_kv dest_dir "$dest_dir"
+orch_statvars "$d" || exit 1
+if [ "$st_state" = link ]; then
+  # Not followed, a link is replaced by the file (as Ansible's copy does): the `*)` case below.
+  if [ {int(follow)} = 1 ]; then d=$(readlink -f -- "$d"); orch_kvx real_dest "$d"; orch_statvars "$d" || exit 1; fi
+fi
+content_change=0 attr_change=0
+case "$st_state" in
+  absent) content_change=1 ;;
+  file) cur=$(orch_sha1 "$d"); orch_kv before_checksum "$cur"
+        [ "$cur" = {checksum} ] || [ {force} = 0 ] || content_change=1
+        orch_check_attrs "$d" ;;
+  directory) orch_fail "Destination $d is a directory; cannot write a file there" ;;
+  *) [ {force} = 1 ] || return 0; content_change=1 ;;
+esac
+orch_report_stat
+{show_before_script() if ctx.diff_mode and diff else ":"}
+[ "$content_change" = 1 ] || [ "$attr_change" = 1 ] && return 10
+return 0"""
+    inline = len(data) <= INLINE_LIMIT
+    uploaded = None
+    if not inline and not ctx.check_mode:
+        # Big files: ask first (no transfer), upload only when the content differs.
+        probe = ctx.converge(FILE_SH + query, ":")
+        if probe.changed and parse_fields(probe.query_out).get("before_checksum") != checksum:
+            uploaded = upload(ctx, data)
+    write = write_content_script(
+        data if inline else None,
+        uploaded,
+        args.get("validate"),
+        bool(args.get("backup")),
+        make_parents,
+    )
+    if not inline and uploaded is None:
+        write = ":"  # the probe found the content in place; only attributes can differ
+    apply = f"""if [ "$content_change" = 1 ]; then
+{write}
+else orch_apply_attrs "$d"; fi
+orch_statvars "$d"; orch_report_stat after_"""
+    converged = ctx.converge(FILE_SH + query, FILE_SH + apply)
+    head, before = split_before(converged.query_out)
+    fields = parse_fields(head)
+    after_fields = parse_fields(converged.apply_out)
+    real = dest
+    if fields.get("dest_dir") == "1":
+        real = dest + src_name if dest.endswith("/") else f"{dest}/{src_name}"
+    if "real_dest" in fields:
+        real = unhex(fields["real_dest"])
+    if converged.changed and diff and ctx.diff_mode:
+        after = as_text(data)
+        old = (before or "") if fields.get("state") == "file" else ""
+        if after is not None and (before is not None or fields.get("state") != "file"):
+            ctx.add_diff(old, after, real, real)
+    result: dict[str, Any] = {"changed": converged.changed, "dest": real, "checksum": checksum}
+    result.update(file_result(fields))
+    if converged.changed:
+        result["md5sum"] = md5(data)
+        result["size"] = len(data)
+        result.update(file_result(after_fields, "after_"))
+    if "backup_file" in after_fields:
+        result["backup_file"] = unhex(after_fields["backup_file"])
+    return result
+
+
+@dataclass
+class RemoteFile:
+    """A file as read by `read_file`: its stat fields and content (None unless a regular file)."""
+
+    state: str
+    content: bytes | None
+    attr_change: bool
+    fields: dict[str, str]
+
+
+def read_file(ctx: ModuleContext, path: str, args: Mapping[str, Any]) -> RemoteFile:
+    """One round trip: stat `path` (links followed), check wanted attributes, read its bytes."""
+    from orchestrator.executor.context import parse_fields
+
+    mark = "__ORCH_CONTENT_" + secrets.token_hex(6)
+    script = f"""{FILE_SH}
+p={quote(path)}
+{attr_assignments(args)}
+orch_statvars "$p" || exit 1
+if [ "$st_state" = link ]; then p=$(readlink -f -- "$p"); orch_statvars "$p" || exit 1; fi
+orch_report_stat
+if [ "$st_state" = file ]; then
+  orch_check_attrs "$p"; orch_kv attr_change "$attr_change"
+  printf '%s\\n' {mark}; cat -- "$p" || exit 1
+fi
+"""
+    result = ctx.run(script, prelude=True)
+    if result.rc != 0:
+        raise ModuleFailed(result.err.strip() or f"could not read {path}", rc=result.rc)
+    head, sep, content = result.stdout.partition(f"{mark}\n".encode())
+    fields = parse_fields(head.decode("utf-8", "replace"))
+    return RemoteFile(
+        state=fields.get("state", "absent"),
+        content=content if sep else None,
+        attr_change=fields.get("attr_change") == "1",
+        fields=fields,
+    )
+
+
+ATTR_MSG = "ownership, perms or SE linux context changed"
+
+
+def edit_file(
+    ctx: ModuleContext,
+    args: Mapping[str, Any],
+    path: str,
+    edit: Callable[[bytes | None], tuple[bytes | None, str, dict[str, Any]]],
+    *,
+    create: bool = False,
+    missing: str = "Path {path} does not exist !",
+    diff_headers: str = "{path} (content)",
+) -> dict[str, Any]:
+    """Read `path`, compute its new content on the controller, write it back if it differs.
+
+    `edit(old)` returns (new content or None for "leave as is", msg, extra result keys). `old`
+    is None when the file does not exist (only when `create` or the edit allows absence).
+    """
+    current = read_file(ctx, path, args)
+    if current.state == "directory":
+        raise ModuleFailed(f"Path {path} is a directory !", rc=256)
+    if current.state == "absent" and not create:
+        new, msg, extra = edit(None)
+        if new is None:
+            return {"changed": False, "msg": msg, **extra}
+        raise ModuleFailed(missing.format(path=path), rc=257)
+    new, msg, extra = edit(current.content)
+    content_change = new is not None and (current.content is None or new != current.content)
+    result: dict[str, Any] = {"changed": False, "msg": msg, **extra}
+    if not content_change and not current.attr_change:
+        return result
+    data = new if content_change and new is not None else (current.content or b"")
+    written = put_content(ctx, args, data, path, diff=False, make_parents=create, follow=True)
+    if content_change and ctx.diff_mode:
+        header = diff_headers.format(path=path)
+        before = as_text(current.content or b"")
+        after = as_text(data)
+        if before is not None and after is not None:
+            ctx.add_diff(before, after, header, header)
+    if current.attr_change:
+        msg = f"{msg} and {ATTR_MSG}" if content_change and msg else (msg or ATTR_MSG)
+    result.update({"changed": written["changed"], "msg": msg})
+    if "backup_file" in written:
+        result["backup_file"] = written["backup_file"]
+        result["backup"] = written["backup_file"]
+    return result
