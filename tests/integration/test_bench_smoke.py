@@ -1,0 +1,59 @@
+"""The benchmark harness end to end in its smallest form: orch only, 2 hosts, no WAN.
+
+No timing is asserted (the machine is shared); what must hold is that the harness really ran the
+workload, measured from outside orch (sshd's log) one SSH connection per host per run, read
+orch's own round-trip figures, checked the converged end state, and printed the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.harness import Bench, Config, table, task_items
+from orchestrator.lab.testing import LabSession, lab_unavailable_reason, open_lab_session
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture(scope="module")
+def bench_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabSession]:
+    if lab_unavailable_reason():
+        pytest.skip(str(lab_unavailable_reason()))
+    session = open_lab_session(2, tmp_path_factory.mktemp("bench-lab"))
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def test_bench_runs_orch_on_two_hosts(bench_lab: LabSession) -> None:
+    lines: list[str] = []
+    bench = Bench(Config(tools=["orch"], sizes=[2]), out=lines.append, fleet=bench_lab.fleet)
+    measures = bench.run()
+
+    assert [(m.tool, m.n, m.network, m.phase) for m in measures] == [
+        ("orch", 2, "lan", "converge"),
+        ("orch", 2, "lan", "noop"),
+    ]
+    converge, noop = measures
+    logs = {m.phase: Path(m.log).read_text() for m in measures}
+    assert converge.rc == 0, logs["converge"]
+    assert converge.verified is True
+    assert noop.rc == 0, logs["noop"]
+    assert converge.changed and converge.changed > 0
+    assert noop.changed == 0, logs["noop"]
+    # One SSH connection per host per run, as sshd itself logged it.
+    assert converge.conns_per_host == [1, 1]
+    assert noop.conns_per_host == [1, 1]
+    # orch's round trips: at least one per task, and the report shows them.
+    assert noop.round_trip_source == "orch --json"
+    assert all(rt >= task_items() for rt in noop.round_trips_per_host)
+    assert converge.cpu > 0 and converge.rss_mb > 0
+
+    text = table(measures, bench.items)
+    assert "| lan | 2   | orch" in text
+    assert (bench.run_dir / "results.json").is_file()
+    assert bench_lab.fleet.status() and all(h.running for h in bench_lab.fleet.status())
