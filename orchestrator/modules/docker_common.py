@@ -1,0 +1,106 @@
+"""Shared pieces of the Docker modules (docker_compose_v2, docker_image, docker_container).
+
+They drive the `docker` CLI on the host (no Python, no Docker SDK there): a script runs the CLI,
+prints its machine-readable output between markers, and the controller parses it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from orchestrator.modules.base import ModuleFailed
+from orchestrator.modules.spec import Param
+from orchestrator.transport.shell import quote
+
+DOCKER_PARAMS = {
+    "docker_host": Param(
+        "str",
+        aliases=("docker_url",),
+        help="The Docker daemon to talk to (DOCKER_HOST); default: the local socket.",
+    ),
+    "docker_cli": Param("path", help="Path of the docker CLI (default: `docker` from PATH)."),
+}
+
+
+def docker_prelude(args: Mapping[str, Any]) -> str:
+    """Shell lines that pick the CLI and daemon and fail clearly when Docker is missing or down."""
+    cli = args.get("docker_cli") or "docker"
+    lines = [f"DOCKER={quote(cli)}"]
+    if args.get("docker_host"):
+        lines.append(f"DOCKER_HOST={quote(args['docker_host'])}; export DOCKER_HOST")
+    lines.append(
+        'command -v "$DOCKER" >/dev/null 2>&1 || { echo "docker CLI not found ($DOCKER); install Docker first" >&2; exit 3; }'
+    )
+    return "\n".join(lines) + "\n"
+
+
+class Sections:
+    """Named output sections: the script prints `marker NAME` before each one."""
+
+    def __init__(self) -> None:
+        self.marker = "__ORCH_DOCKER_" + secrets.token_hex(5)
+
+    def start(self, name: str) -> str:
+        """Shell line that opens section `name` on stdout."""
+        return f"printf '\\n%s %s\\n' {self.marker} {quote(name)}"
+
+    def parse(self, out: str) -> dict[str, str]:
+        sections: dict[str, str] = {}
+        name = ""
+        chunks: list[str] = []
+        for line in out.split("\n"):
+            if line.startswith(self.marker + " "):
+                sections[name] = "\n".join(chunks).strip("\n")
+                name, chunks = line[len(self.marker) + 1 :], []
+            else:
+                chunks.append(line)
+        sections[name] = "\n".join(chunks).strip("\n")
+        return sections
+
+
+def json_lines(text: str) -> list[Any]:
+    """Parse JSON printed as one document per line, or as one array (both Compose formats)."""
+    text = text.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        return list(json.loads(text))
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line:
+            out.append(json.loads(line))
+    return out
+
+
+def first_json(text: str) -> Any:
+    """The first JSON document of `docker inspect` output (an array), or None."""
+    try:
+        items = json_lines(text)
+    except ValueError:
+        return None
+    return items[0] if items else None
+
+
+def fail_from(result: Any, msg: str, **extra: Any) -> ModuleFailed:
+    """A ModuleFailed carrying the command output, with the CLI's own error as the message."""
+    err = (result.err or "").strip()
+    if result.rc == 3 and "docker CLI not found" in err:
+        msg = err
+    elif err:
+        msg = f"{msg}: {err.splitlines()[-1]}"
+    return ModuleFailed(msg, rc=result.rc, stdout=result.out, stderr=result.err, **extra)
+
+
+def iter_labels(labels: Any) -> Iterator[tuple[str, str]]:
+    """Labels as Compose's `ps --format json` gives them: a "k=v,k=v" string or a mapping."""
+    if isinstance(labels, Mapping):
+        yield from ((str(k), str(v)) for k, v in labels.items())
+        return
+    for part in str(labels or "").split(","):
+        key, sep, value = part.partition("=")
+        if sep:
+            yield key, value
