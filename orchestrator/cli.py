@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from orchestrator import __version__
+from orchestrator import __version__, redact
 from orchestrator.errors import OrchError
 from orchestrator.executor.connections import ConnectionDefaults
 from orchestrator.executor.runner import (
@@ -28,6 +28,9 @@ from orchestrator.executor.runner import (
 )
 from orchestrator.executor.task_runner import RunSettings
 from orchestrator.transport.hostkeys import MODES
+from orchestrator.vault.cli import add_vault_args
+from orchestrator.vault.cli import configure as configure_vault
+from orchestrator.vault.cli import register as register_vault
 
 
 class _Parser(argparse.ArgumentParser):
@@ -91,6 +94,7 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
         "--stats", action="store_true", help="print connections, round trips and bytes per host"
     )
     parser.add_argument("--list-hosts", action="store_true", help="list the hosts each play would run on")
+    add_vault_args(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register_lab(sub)
+    register_vault(sub)
     return parser
 
 
@@ -166,6 +171,7 @@ def _settings(args: argparse.Namespace) -> RunSettings:
     if args.ask_become_pass:
         # a pipe (scripts, tests) gives the password on stdin; a terminal gets a hidden prompt
         password = getpass.getpass("BECOME password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+        redact.add_secret(password)
     return RunSettings(
         check=args.check,
         diff=args.diff,
@@ -205,6 +211,7 @@ def _reporters(
     )
 
     def emit(event: Any) -> None:
+        event = redact.scrub_event(event)  # the one door to every output: secrets never pass
         for reporter in reporters:
             reporter.handle(event)
 
@@ -329,15 +336,26 @@ def cmd_inventory(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    sys.excepthook = _masked_excepthook
     try:
+        if hasattr(args, "vault_ids") and not hasattr(args, "vault_command"):
+            configure_vault(args)  # play/run: passwords read now, values decrypted when used
         return int(args.func(args))
     except KeyboardInterrupt:
         print("\n[ERROR]: User interrupted execution", file=sys.stderr)
         return EXIT_INTERRUPTED
     except OrchError as exc:
         for line in _error_lines(exc):
-            print(f"ERROR: {line}", file=sys.stderr)
+            print(f"ERROR: {redact.mask(line)}", file=sys.stderr)
         return EXIT_INVALID
+
+
+def _masked_excepthook(kind: Any, value: Any, tb: Any) -> None:
+    """A crash's traceback, with every known secret masked (locals are not printed)."""
+    import traceback
+
+    text = "".join(traceback.format_exception(kind, value, tb))
+    sys.stderr.write(redact.mask(text))
 
 
 def _error_lines(exc: OrchError) -> list[str]:

@@ -49,8 +49,12 @@ def location_of(value: Any) -> SourceLocation | None:
 
 
 # Constructors for custom tags (e.g. `!vault`), registered by the vault module. Each takes the
-# scalar text and returns the value to store.
-TAG_CONSTRUCTORS: dict[str, Callable[[str], Any]] = {}
+# scalar text and its location and returns the value to store.
+TAG_CONSTRUCTORS: dict[str, Callable[[str, SourceLocation], Any]] = {}
+
+# Whole-file decryption (file text, path) -> plain text, registered by the vault module: a
+# vaulted YAML file (role vars, -e @file) loads like a plain one.
+FILE_DECRYPTOR: Callable[[str, str], str] | None = None
 
 
 def _make_loader(path: str, notes: YamlNotes) -> type[yaml.SafeLoader]:
@@ -97,7 +101,9 @@ def _make_loader(path: str, notes: YamlNotes) -> type[yaml.SafeLoader]:
     Loader.add_constructor("tag:yaml.org,2002:str", construct_str)
     Loader.add_constructor("tag:yaml.org,2002:bool", construct_bool)
     for tag, build in TAG_CONSTRUCTORS.items():
-        Loader.add_constructor(tag, lambda loader, node, build=build: build(loader.construct_scalar(node)))
+        Loader.add_constructor(
+            tag, lambda loader, node, build=build: build(loader.construct_scalar(node), mark(node))
+        )
     return Loader
 
 
@@ -129,4 +135,6 @@ def load_yaml_file(
         raise error(f"cannot read file: {exc.strerror}", SourceLocation(str(p))) from None
     except UnicodeDecodeError:
         raise error("file is not valid UTF-8", SourceLocation(str(p))) from None
+    if text.startswith("$ANSIBLE_VAULT;") and FILE_DECRYPTOR is not None:
+        text = FILE_DECRYPTOR(text, str(p))
     return load_yaml_text(text, str(p), error, notes)

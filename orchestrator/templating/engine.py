@@ -790,7 +790,8 @@ class Templar:
             if not changed:
                 return value
             return items if isinstance(value, list) else tuple(items)
-        return value
+        resolve = getattr(value, "__orch_resolve__", None)  # a `!vault` value: decrypt on use
+        return resolve() if resolve is not None else value
 
     def _render_text(self, source: str, lazy: LazyVars, variable: str | None) -> Any:
         try:

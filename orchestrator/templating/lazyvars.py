@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.redact import note_variable
 from orchestrator.templating.common import TemplateCycleError, UnsafeStr, has_template
 
 if TYPE_CHECKING:
@@ -27,7 +28,8 @@ _resolving = threading.local()
 def _needs_render(value: Any) -> bool:
     if isinstance(value, str):
         return type(value) is not UnsafeStr and has_template(value)
-    return isinstance(value, (dict, list, tuple))
+    # `__orch_resolve__`: a value decrypted when read (a `!vault` value)
+    return isinstance(value, (dict, list, tuple)) or hasattr(value, "__orch_resolve__")
 
 
 class LazyVars(Mapping[str, Any]):
@@ -77,6 +79,7 @@ class LazyVars(Mapping[str, Any]):
                 value = self._templar._render_var(value, self, key)
             finally:
                 stack.pop()
+        note_variable(key, value)  # a secret-looking name makes its value a masked secret
         self._cache[key] = value
         return value
 

@@ -1,0 +1,170 @@
+"""The one place that knows which values are secret, and masks them in anything shown.
+
+Two rules, applied together by `scrub`:
+  1. Known secret strings (vault plaintexts, vault passwords, become passwords, values of
+     variables whose names look secret) are registered here, process-wide, as they become known;
+     any occurrence in any text is replaced by MASK. Common encodings of a secret (JSON-escaped,
+     shell-quoted) are registered with it, since outputs show values in those forms.
+  2. In structured data, the value under a key whose name looks secret (password, token, ...)
+     is replaced by MASK whatever it is.
+
+Output boundaries call this module: every executor event passes `scrub_event` before any
+reporter sees it (live view, plain text, JSON, stats), and the CLI masks error messages and
+tracebacks. Strings shorter than MIN_LENGTH are not registered: masking every "yes" or "80" in
+the output would destroy it, and such a value is not a secret worth the name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import re
+import shlex
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+MASK = "********"
+MIN_LENGTH = 4
+
+# Variable/key names that hold secrets: ansible_password, ansible_become_pass, db_passwd,
+# jwt_secret, api_token, aws_secret_access_key, api_key, ssh_private_key, vault_*...
+SECRET_NAME = re.compile(
+    r"pass(word|wd|phrase)|secret|token|api_?key|private_?key|access_?key|credential|"
+    r"(^|_)(pass|pwd|psk|jwt)($|_)|^vault_",
+    re.IGNORECASE,
+)
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_pattern: re.Pattern[str] | None = None
+
+
+def looks_secret(name: object) -> bool:
+    """True for a variable or key name that, by its name, holds a secret."""
+    return isinstance(name, str) and SECRET_NAME.search(name) is not None
+
+
+def add_secret(value: Any) -> None:
+    """Register a secret value (and its common encodings) so every output masks it."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, str):
+        return
+    forms = {value, value.strip(), json.dumps(value)[1:-1], shlex.quote(value)}
+    # A multi-line secret (a key, a whole vaulted file) also shows up one line at a time in diffs.
+    forms.update(line.strip() for line in value.splitlines())
+    forms = {f for f in forms if len(f) >= MIN_LENGTH and f != "''"}
+    global _pattern
+    with _lock:
+        if forms <= _secrets:
+            return
+        _secrets.update(forms)
+        # Longest first, so a secret that contains another is masked whole.
+        ordered = sorted(_secrets, key=len, reverse=True)
+        _pattern = re.compile("|".join(re.escape(s) for s in ordered))
+
+
+def add_secrets_from(data: Any) -> None:
+    """Register every string leaf of a decrypted structure (a vaulted vars file)."""
+    if isinstance(data, str):
+        add_secret(data)
+    elif isinstance(data, Mapping):
+        for value in data.values():
+            add_secrets_from(value)
+    elif isinstance(data, (list, tuple)):
+        for value in data:
+            add_secrets_from(value)
+
+
+def note_variable(name: str, value: Any) -> None:
+    """Called as variables are resolved: a secret-looking name makes its value a secret."""
+    if looks_secret(name):
+        add_secrets_from(value)
+
+
+def has_secrets() -> bool:
+    return _pattern is not None
+
+
+def clear() -> None:
+    """Forget every registered secret (tests; a long-lived process between runs)."""
+    global _pattern
+    with _lock:
+        _secrets.clear()
+        _pattern = None
+
+
+def mask(text: str) -> str:
+    """`text` with every registered secret replaced by MASK."""
+    pattern = _pattern
+    if pattern is None or not text:
+        return text
+    return pattern.sub(MASK, text)
+
+
+def scrub(value: Any, keys: bool = True) -> Any:
+    """A copy of `value` safe to show: secrets masked in strings, and (with `keys`) the values of
+    secret-named keys masked.
+
+    Walks dicts, lists, tuples and dataclasses (frozen ones are rebuilt); returns the same
+    object when nothing needed masking, so clean events cost no copies.
+    """
+    if isinstance(value, enum.Enum) or value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        masked = mask(value)
+        return value if masked == value else masked
+    if isinstance(value, bytes):
+        text = value.decode("utf-8", "replace")
+        masked = mask(text)
+        return value if masked == text else masked.encode("utf-8")
+    if isinstance(value, Mapping):
+        out: dict[Any, Any] = {}
+        changed = False
+        for key, item in value.items():
+            new = _masked_value(item) if keys and looks_secret(key) else scrub(item, keys)
+            changed = changed or new is not item
+            out[key] = new
+        return out if changed else value
+    if isinstance(value, (list, tuple)):
+        items = [scrub(item, keys) for item in value]
+        if all(new is old for new, old in zip(items, value, strict=True)):
+            return value
+        return items if isinstance(value, list) else tuple(items)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {}
+        for f in dataclasses.fields(value):
+            if not f.init:
+                continue
+            old = getattr(value, f.name)
+            new = scrub(old, keys)
+            if new is not old:
+                changes[f.name] = new
+        return dataclasses.replace(value, **changes) if changes else value
+    return value
+
+
+def _masked_value(value: Any) -> Any:
+    # Keep the shape readable (booleans like `password_set: true`, None, empty) but hide content.
+    if value is None or isinstance(value, bool) or value == "" or value == MASK:
+        return value
+    return MASK
+
+
+def scrub_event(event: Any) -> Any:
+    """An executor event with every secret masked; what every reporter receives.
+
+    Key names are judged only inside task results (`data`): elsewhere mapping keys are host
+    names, and a host called `token-api` must keep its recap line.
+    """
+    result = getattr(event, "result", None)
+    if result is not None and dataclasses.is_dataclass(event):
+        clean = dataclasses.replace(scrub(result, keys=False), data=scrub(result.data, keys=True))
+        event = dataclasses.replace(event, result=clean)
+    return scrub(event, keys=False)
+
+
+def mask_lines(lines: Iterable[str]) -> list[str]:
+    return [mask(line) for line in lines]
