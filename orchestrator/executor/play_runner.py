@@ -7,17 +7,28 @@ once per host, each host in its own worker, so fast hosts never wait for slow on
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.errors import OrchError
 from orchestrator.events import Event, HostResult, Message, PlayStart, TaskStart
-from orchestrator.executor.task_runner import Frame, HostOutcome, TaskRunner
+from orchestrator.executor.task_runner import Frame, HostOutcome, TaskRunner, role_frame
 from orchestrator.modules.spec import to_bool
-from orchestrator.playbook.model import Block, Play, Task
+from orchestrator.playbook.model import Block, Play, Role, Task, TaskOptions
+from orchestrator.playbook.roles import role_handlers, role_task_tree
 from orchestrator.results import HostStats, Status, TaskResult
+
+INCLUDE_ACTIONS = {
+    "include_tasks": "include_tasks",
+    "ansible.builtin.include_tasks": "include_tasks",
+    "include_role": "include_role",
+    "ansible.builtin.include_role": "include_role",
+}
+MAX_INCLUDE_DEPTH = 64  # Ansible has no guard; an include including itself must still end
 
 
 @dataclass
@@ -27,7 +38,7 @@ class HostRun:
     failed: bool = False
     unreachable: bool = False
     ended: bool = False  # meta: end_host
-    notified: list[str] = field(default_factory=list)  # handler names, in notification order
+    notified: set[int] = field(default_factory=set)  # indexes into PlayRunner.handlers
 
     @property
     def active(self) -> bool:
@@ -60,11 +71,19 @@ class PlayRunner:
         self.stats = stats
         self.task_filter = task_filter
         self.force_handlers = force_handlers or bool(play.force_handlers)
-        self.frame = play_frame
+        # Roles of `roles:` and import_role export their defaults and vars to the whole play
+        # (Ansible's default, private_role_vars=false); a role's own tasks see its scope on top.
+        defaults, role_vars = exported_role_vars(play)
+        self.frame = play_frame.child(None, role_defaults=defaults, play_vars=role_vars)
         self.state: dict[str, HostRun] = {h: HostRun() for h in hosts}
         self._lock = threading.Lock()
         self._announced: set[int] = set()
         self.any_errors_fatal = to_bool(play.options.any_errors_fatal or False)
+        self.handlers: list[tuple[Task, Frame]] = []
+        self._handler_roles: set[str] = set()
+        for handler in _play_handlers(play):
+            self._add_handler(handler)
+        self._include_depth = threading.local()
 
     # -- the play ------------------------------------------------------------------------------
 
@@ -84,9 +103,10 @@ class PlayRunner:
         if self._gather_facts():
             sections.append(([_setup_task(self.play)], self.frame))
         sections.append((self.play.pre_tasks, self.frame))
-        role_items: list[Task | Block] = []
-        for role in self.play.roles:
-            role_items.append(Block(block=role.tasks, options=role.options, role=role, name=role.name))
+        role_items: list[Task | Block] = [
+            Block(block=role_task_tree(role), options=role.options, role=role, name=role.name)
+            for role in self.play.roles
+        ]
         sections.append((role_items + self.play.tasks, self.frame))
         sections.append((self.play.post_tasks, self.frame))
         for index, (items, frame) in enumerate(sections):
@@ -124,18 +144,15 @@ class PlayRunner:
             if isinstance(item, Block):
                 self._walk_block(item, active, frame, batch)
             else:
+                if item.role is not None and item.role is not frame.role:
+                    frame = role_frame(frame, item.role)  # the tasks of an import_role
                 self.run_task(item, active, frame, batch)
 
     def _walk_block(self, block: Block, hosts: list[str], frame: Frame, batch: list[str]) -> None:
-        inner = frame.child(block.options)
-        if block.role is not None:
-            inner = frame.child(
-                block.options,
-                role_defaults=block.role.defaults,
-                play_vars=block.role.vars,
-                params=block.role.params,
-                role=block.role,
-            )
+        if block.role is not None and block.role is not frame.role:
+            inner = role_frame(frame, block.role, block.options)
+        else:
+            inner = frame.child(block.options)
         inner_block = Frame(
             inner.options, inner.scope, inner.role, rescuable=bool(block.rescue) or frame.rescuable
         )
@@ -167,6 +184,9 @@ class PlayRunner:
             self._meta(task, hosts, batch)
             return
         self._announce(task, hosts, handler)
+        if task.action in INCLUDE_ACTIONS:
+            self._include(task, hosts, frame, batch)
+            return
         failed = self._run_on(task, hosts, frame, batch)
         # Like Ansible, thresholds are checked once the task is done on every host of the batch.
         if failed:
@@ -271,43 +291,160 @@ class PlayRunner:
                     self.state[h].ended = True
                 raise PlayAborted("max_fail_percentage")
 
+    # -- includes ------------------------------------------------------------------------------
+
+    def _include(self, task: Task, hosts: list[str], frame: Frame, batch: list[str]) -> None:
+        """include_tasks / include_role: decide per host (when, loop), then run each distinct
+        inclusion (same file/role and parameters) with the hosts that asked for it, in order."""
+        kind = INCLUDE_ACTIONS[task.action]
+        groups: dict[str, tuple[Any, dict[str, Any], list[str], str]] = {}
+        for host in hosts:
+            try:
+                planned = self.runner.plan_include(host, task, frame, kind)
+            except OrchError as exc:
+                self._record(task, host, self.runner.failed_outcome(host, task, exc), frame, batch)
+                continue
+            if planned is None:
+                self._record(task, host, self.runner.skipped_outcome(host, task), frame, batch)
+                continue
+            for target, params, label in planned:
+                key = json.dumps([target, params], sort_keys=True, default=repr)
+                groups.setdefault(key, (target, params, [], label))[2].append(host)
+        depth = getattr(self._include_depth, "value", 0)
+        for target, params, group_hosts, label in groups.values():
+            try:
+                if depth >= MAX_INCLUDE_DEPTH:
+                    raise OrchError(f"{kind}: more than {MAX_INCLUDE_DEPTH} nested includes (a loop?)")
+                block = self._load_included(task, frame, kind, target, params)
+            except OrchError as exc:
+                for host in group_hosts:
+                    self._record(task, host, self.runner.failed_outcome(host, task, exc), frame, batch)
+                continue
+            shown = target if kind == "include_tasks" else target["name"]
+            suffix = f" => (item={label})" if label is not None else ""
+            self.emit(Message("info", f"included: {shown} for {', '.join(group_hosts)}{suffix}"))
+            with self._lock:
+                for host in group_hosts:
+                    self.stats.setdefault(host, HostStats()).ok += 1
+            inner = frame.child(None, params=params if kind == "include_tasks" else None)
+            self._include_depth.value = depth + 1
+            try:
+                self.walk([block], [h for h in group_hosts if self.state[h].active], inner, batch)
+            finally:
+                self._include_depth.value = depth
+
+    def _load_included(
+        self, task: Task, frame: Frame, kind: str, target: Any, params: dict[str, Any]
+    ) -> Block:
+        from orchestrator.playbook.loader import (
+            load_role,
+            load_task_file,
+            resolve_task_file,
+            role_search_paths,
+        )
+
+        apply = task.args.get("apply")
+        options = apply if isinstance(apply, TaskOptions) else TaskOptions()
+        warnings: list[str] = []
+        basedir = self.runner.basedir
+        if kind == "include_tasks":
+            path = resolve_task_file(target, current=task.location.path, basedir=basedir, role=frame.role)
+            if path is None:
+                raise OrchError(f"include_tasks: could not find or access {target!r} ({task.location})")
+            new_handlers: list[Task] = []
+            items = load_task_file(
+                path, role=frame.role, basedir=basedir, warnings=warnings, new_handlers=new_handlers
+            )
+            for handler in new_handlers:
+                self._add_handler(handler)
+            block = Block(block=items, options=options, role=frame.role)
+        else:
+            role = load_role(
+                target["name"],
+                search_paths=role_search_paths(basedir, frame.role.path if frame.role else None),
+                params=params,
+                location=task.location,
+                tasks_from=target.get("tasks_from"),
+                handlers_from=target.get("handlers_from"),
+                defaults_from=target.get("defaults_from"),
+                vars_from=target.get("vars_from"),
+                basedir=basedir,
+                warnings=warnings,
+            )
+            key = json.dumps([role.path, params, target], sort_keys=True, default=repr)
+            if key not in self._handler_roles:
+                self._handler_roles.add(key)
+                for handler in role_handlers(role):
+                    self._add_handler(handler)
+            block = Block(block=role_task_tree(role), options=options, role=role, name=role.name)
+        for warning in warnings:
+            self.emit(Message("warning", warning))
+        return block
+
     # -- handlers --------------------------------------------------------------------------------
+
+    def _add_handler(self, handler: Task) -> None:
+        frame = role_frame(self.frame, handler.role) if handler.role is not None else self.frame
+        self.handlers.append((handler, frame))
 
     def _notify(self, task: Task, host: str) -> None:
         if not task.notify:
             return
         with self._lock:
             for name in task.notify:
-                if name not in self.state[host].notified:
-                    self.state[host].notified.append(name)
+                found = self._handlers_for(name)
+                if not found:
+                    self.emit(
+                        Message(
+                            "error",
+                            f"The requested handler '{name}' was not found in either the main handlers "
+                            f"list nor in the listening handlers list ({task.location})",
+                        )
+                    )
+                self.state[host].notified.update(found)
 
-    def _handlers(self) -> list[tuple[Task, Frame]]:
-        out = [(h, self.frame) for h in self.play.handlers]
-        for role in self.play.roles:
-            role_frame = self.frame.child(
-                role.options, role_defaults=role.defaults, play_vars=role.vars, params=role.params, role=role
-            )
-            out.extend((h, role_frame) for h in role.handlers)
-        return out
+    def _handlers_for(self, notification: str) -> list[int]:
+        """Ansible's lookup: the last handler loaded with that name (or `role : name`), plus every
+        handler listening to it (once per handler name)."""
+        found: list[int] = []
+        for index in reversed(range(len(self.handlers))):
+            handler = self.handlers[index][0]
+            if handler.name and notification in (handler.name, handler.display_name):
+                found.append(index)
+                break
+        seen: set[str] = set()
+        for index, (handler, _) in enumerate(self.handlers):
+            if notification in handler.listen:
+                if handler.name and handler.name in seen:
+                    continue
+                if handler.name:
+                    seen.add(handler.name)
+                found.append(index)
+        return found
 
     def flush_handlers(self, hosts: list[str]) -> None:
-        """Run notified handlers in definition order, once per host (meta: flush_handlers too)."""
-        for handler, frame in self._handlers():
-            names = {handler.name, *handler.listen} - {None}
+        """Run notified handlers in definition order, once per host (meta: flush_handlers too).
+        A handler may notify a later one; both run in this flush."""
+        for index in range(len(self.handlers)):
+            handler, frame = self.handlers[index]
             targets = [
                 h
                 for h in hosts
-                if names & set(self.state[h].notified)
+                if index in self.state[h].notified
                 and (self.state[h].active or (self.force_handlers and not self.state[h].unreachable))
             ]
+            for h in hosts:
+                self.state[h].notified.discard(index)
             if not targets:
                 continue
-            for h in targets:
-                if self.force_handlers and self.state[h].failed:
-                    self.state[h].failed = False  # let it run; restored below
-            self.run_task(handler, targets, frame, hosts, handler=True)
-        for h in hosts:
-            self.state[h].notified.clear()
+            forced = [h for h in targets if self.state[h].failed]
+            for h in forced:
+                self.state[h].failed = False  # --force-handlers: let it run; restored below
+            try:
+                self.run_task(handler, targets, frame, hosts, handler=True)
+            finally:
+                for h in forced:
+                    self.state[h].failed = True
 
     # -- meta ------------------------------------------------------------------------------------
 
@@ -331,6 +468,49 @@ class PlayRunner:
                     self.state[h].failed = False
         else:
             self.emit(Message("warning", f"meta: {action!r} is not supported; ignored ({task.location})"))
+
+
+def _roles_in(play: Play) -> Iterator[Role]:
+    """Every role the play uses statically (roles:, their dependencies, import_role), in order."""
+    seen: set[int] = set()
+
+    def visit_role(role: Role) -> Iterator[Role]:
+        for dep in role.dependencies:
+            yield from visit_role(dep)
+        if id(role) not in seen:
+            seen.add(id(role))
+            yield role
+        yield from visit_items(role.tasks)
+
+    def visit_items(items: list[Task | Block]) -> Iterator[Role]:
+        for item in items:
+            if isinstance(item, Block):
+                if item.role is not None and id(item.role) not in seen:
+                    yield from visit_role(item.role)
+                yield from visit_items([*item.block, *item.rescue, *item.always])
+            elif item.role is not None and id(item.role) not in seen:
+                yield from visit_role(item.role)
+
+    for role in play.roles:
+        yield from visit_role(role)
+    for section in (play.pre_tasks, play.tasks, play.post_tasks):
+        yield from visit_items(section)
+
+
+def exported_role_vars(play: Play) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(defaults, vars) every task of the play sees from its static roles."""
+    defaults: dict[str, Any] = {}
+    role_vars: dict[str, Any] = {}
+    for role in _roles_in(play):
+        defaults.update(role.defaults)
+        role_vars.update(role.vars)
+    return defaults, role_vars
+
+
+def _play_handlers(play: Play) -> list[Task]:
+    from orchestrator.playbook.loader import iter_handlers
+
+    return list(iter_handlers(play))
 
 
 def _setup_task(play: Play) -> Task:

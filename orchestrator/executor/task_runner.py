@@ -18,7 +18,7 @@ from orchestrator.modules.base import Module, ModuleFailed, get_module
 from orchestrator.modules.spec import to_bool, validate_args
 from orchestrator.playbook.model import Role, Task, TaskOptions
 from orchestrator.results import Diff, Status, TaskResult
-from orchestrator.templating import OMIT
+from orchestrator.templating import OMIT, mark_unsafe
 from orchestrator.vars import HostVars, HostVarState, Scope, layer_stack
 
 NO_LOG_MSG = "the output has been hidden due to the fact that 'no_log: true' was specified for this result"
@@ -64,6 +64,28 @@ class Frame:
         for opts in (*self.options, task):
             out.update(opts.tags)
         return out
+
+
+def _merged(role: Role, attr: str) -> dict[str, Any]:
+    """A role's defaults or vars with its dependencies' underneath (Ansible's get_default_vars)."""
+    out: dict[str, Any] = {}
+    for dep in role.dependencies:
+        out.update(_merged(dep, attr))
+    out.update(getattr(role, attr))
+    return out
+
+
+def role_frame(frame: Frame, role: Role, options: TaskOptions | None = None) -> Frame:
+    """The frame for the tasks of `role` (and a block of it with `options`): the role's defaults,
+    vars and params over the enclosing scope, role_path/role_name set."""
+    inner = frame.child(
+        None,
+        role_defaults=_merged(role, "defaults"),
+        play_vars=_merged(role, "vars"),
+        params=role.params,
+        role=role,
+    )
+    return inner.child(options) if options is not None else inner
 
 
 @dataclass
@@ -154,7 +176,56 @@ class TaskRunner:
         except OrchError as exc:
             return HostOutcome(self._result(host, task, Status.FAILED, {"msg": str(exc)}, started))
 
+    def failed_outcome(self, host: str, task: Task, exc: OrchError) -> HostOutcome:
+        return HostOutcome(self._result(host, task, Status.FAILED, {"msg": str(exc)}, time.monotonic()))
+
+    def skipped_outcome(self, host: str, task: Task) -> HostOutcome:
+        return HostOutcome(self._skipped(host, task, time.monotonic(), "Conditional result was False"))
+
+    def plan_include(
+        self, host: str, task: Task, frame: Frame, kind: str
+    ) -> list[tuple[Any, dict[str, Any], str | None]] | None:
+        """What an include_tasks/include_role asks for on this host: None when its `when` is
+        false, else one (file or role args, parameters, item label) per loop item."""
+        frame = _with_task_vars(frame, task)
+        variables = self.variables(host, frame)
+        if not self._when(task, frame, variables):
+            return None
+        own_vars = dict(task.options.vars)
+        if task.loop is None:
+            return [self._include_target(task, kind, variables, own_vars, None)]
+        out = []
+        control = self.templar.render(task.loop_control, variables) if task.loop_control else {}
+        items = self._loop_items(task, variables)
+        for index, item in enumerate(items):
+            layer = _loop_layer(items, index, control)
+            item_vars = self.variables(host, frame, layer)
+            label = control.get("label")
+            text = str(self.templar.render(label, item_vars)) if label is not None else _label(item)
+            out.append(self._include_target(task, kind, item_vars, {**own_vars, **layer}, text))
+        return out
+
+    def _include_target(
+        self, task: Task, kind: str, variables: Mapping[str, Any], params: dict[str, Any], label: str | None
+    ) -> tuple[Any, dict[str, Any], str | None]:
+        try:
+            args = self.templar.render({k: v for k, v in task.args.items() if k != "apply"}, variables)
+        except TemplateError as exc:
+            raise TemplateError(f"{exc.message} (in the arguments of {kind} at {task.location})") from None
+        # parameters are fixed now: loop variables and the include's vars, rendered in its context
+        params = {k: self.templar.render(v, variables) for k, v in params.items()}
+        if kind == "include_tasks":
+            return str(args.get("file") or args.get("_raw_params")), params, label
+        target = {
+            k: v
+            for k, v in args.items()
+            if k in ("tasks_from", "vars_from", "defaults_from", "handlers_from")
+        }
+        target["name"] = str(args.get("name") or args.get("role"))
+        return target, params, label
+
     def _run(self, host: str, task: Task, frame: Frame, started: float) -> HostOutcome:
+        frame = _with_task_vars(frame, task)
         variables = self.variables(host, frame)
         no_log = to_bool(self._keyword(frame, task, "no_log", variables) or False)
         if task.loop is None:
@@ -177,11 +248,7 @@ class TaskRunner:
         for index, item in enumerate(items):
             if index and pause:
                 time.sleep(pause)
-            layer: dict[str, Any] = {loop_var: item, "ansible_loop_var": loop_var}
-            if index_var:
-                layer[index_var] = index
-            if control.get("extended"):
-                layer["ansible_loop"] = _loop_info(items, index)
+            layer = _loop_layer(items, index, control)
             item_vars = self.variables(host, frame, layer)
             label = control.get("label")
             label_text = str(self.templar.render(label, item_vars)) if label is not None else _label(item)
@@ -207,7 +274,7 @@ class TaskRunner:
         aggregate = self._aggregate(datas)
         if task.register:
             with self.host_states[host].lock:
-                self.host_states[host].runtime[task.register] = aggregate
+                self.host_states[host].runtime[task.register] = mark_unsafe(aggregate)
         status = _status_of(aggregate)
         ignored = status is Status.FAILED and self._ignore_errors(task, frame, variables)
         result = TaskResult(
@@ -332,7 +399,7 @@ class TaskRunner:
         )
         if module.remote:
             target = self._keyword(frame, task, "delegate_to", variables) or host
-            target_vars = variables if target == host else self.variables(target, Frame())
+            target_vars = variables if target == host else self._delegate_vars(str(target))
             keywords = {
                 k: self._keyword(frame, task, k, variables)
                 for k in ("become", "become_user", "become_method", "become_flags", "remote_user")
@@ -351,6 +418,26 @@ class TaskRunner:
         if ctx.warnings:
             data["warnings"] = ctx.warnings
         return data, ctx.diffs
+
+    def _facts_owner(self, host: str, task: Task, frame: Frame, variables: Mapping[str, Any]) -> HostVarState:
+        """delegate_facts: facts of a delegated task belong to the host it ran on."""
+        target = self._keyword(frame, task, "delegate_to", variables)
+        if target and target != host and to_bool(frame.keyword("delegate_facts", task.options) or False):
+            state = self.host_states.get(str(target))
+            if state is None:
+                state = HostVarState()
+                self.host_states[str(target)] = state  # type: ignore[index]
+            return state
+        return self.host_states[host]
+
+    def _delegate_vars(self, target: str) -> Mapping[str, Any]:
+        """Connection variables of a delegate_to target: an inventory host's own variables, or
+        Ansible's implicit localhost (a local connection)."""
+        if target in self.all_hosts:
+            return self.variables(target, Frame())
+        if target in ("localhost", "127.0.0.1", "::1"):
+            return {"ansible_connection": "local", "inventory_hostname": target}
+        return {"ansible_host": target}
 
     def _search_dirs(self, frame: Frame) -> list[str]:
         return ([frame.role.path] if frame.role is not None else []) + [self.basedir]
@@ -407,11 +494,14 @@ class TaskRunner:
         state = self.host_states[host]
         facts = data.get("ansible_facts")
         if isinstance(facts, Mapping) and not data.get("failed"):
-            with state.lock:
+            # Data from the host (and set_fact results) is never templated again.
+            facts = mark_unsafe(dict(facts))
+            fact_state = self._facts_owner(host, task, frame, variables)
+            with fact_state.lock:
                 if task.action in ("set_fact", "ansible.builtin.set_fact"):
-                    state.runtime.update(facts)
+                    fact_state.runtime.update(facts)
                 else:
-                    state.facts.update(facts)
+                    fact_state.facts.update(facts)
         if no_log:
             data = {
                 "censored": NO_LOG_MSG,
@@ -422,7 +512,7 @@ class TaskRunner:
             diffs = []
         if register and task.register:
             with state.lock:
-                state.runtime[task.register] = data
+                state.runtime[task.register] = mark_unsafe(data)
         status = _status_of(data)
         ignored = status is Status.FAILED and self._ignore_errors(task, frame, variables)
         return self._result(host, task, status, data, started, diffs=tuple(diffs), ignored=ignored)
@@ -473,6 +563,24 @@ def _status_of(data: Mapping[str, Any]) -> Status:
 def _label(item: Any) -> str:
     text = str(item)
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _with_task_vars(frame: Frame, task: Task) -> Frame:
+    """The task's own `vars:` on top of the play/block scope."""
+    if not task.options.vars:
+        return frame
+    return replace(frame, scope=frame.scope.child(play=task.options.vars))
+
+
+def _loop_layer(items: list[Any], index: int, control: Mapping[str, Any]) -> dict[str, Any]:
+    """The variables one loop item adds: item (or loop_var), index_var, ansible_loop."""
+    loop_var = control.get("loop_var", "item")
+    layer: dict[str, Any] = {loop_var: items[index], "ansible_loop_var": loop_var}
+    if control.get("index_var"):
+        layer[control["index_var"]] = index
+    if control.get("extended"):
+        layer["ansible_loop"] = _loop_info(items, index)
+    return layer
 
 
 def _loop_info(items: list[Any], index: int) -> dict[str, Any]:
