@@ -19,7 +19,7 @@ from orchestrator.lab.system import AddressInUseError, LabError, require_root_li
 
 DEFAULT_TEST_DIR = "/var/tmp/orch-lab-test"
 DEFAULT_TEST_NET = "127.0.3"
-MAX_SLOTS = 8
+MAX_SLOTS = 16  # engineers and xdist workers running test sessions at once
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
