@@ -17,7 +17,7 @@ from typing import Any
 from orchestrator.errors import OrchError
 from orchestrator.events import Event, HostResult, Message, PlayStart, TaskStart
 from orchestrator.executor.task_runner import Frame, HostOutcome, TaskRunner, role_frame
-from orchestrator.modules.spec import to_bool
+from orchestrator.modules.spec import is_templated, to_bool
 from orchestrator.playbook.model import Block, Play, Role, Task, TaskOptions
 from orchestrator.playbook.roles import role_handlers, role_task_tree
 from orchestrator.results import HostStats, Status, TaskResult
@@ -76,6 +76,7 @@ class PlayRunner:
         defaults, role_vars = exported_role_vars(play)
         self.frame = play_frame.child(None, role_defaults=defaults, play_vars=role_vars)
         self.state: dict[str, HostRun] = {h: HostRun() for h in hosts}
+        self.batch: list[str] = []  # the serial batch being run
         self._lock = threading.Lock()
         self._announced: set[int] = set()
         self.any_errors_fatal = to_bool(play.options.any_errors_fatal or False)
@@ -87,9 +88,16 @@ class PlayRunner:
 
     # -- the play ------------------------------------------------------------------------------
 
+    def _play_keyword(self, value: Any) -> Any:
+        """serial / max_fail_percentage may template play vars and extra vars, as in Ansible."""
+        if not self.hosts or not (is_templated(value) or (isinstance(value, list) and any(map(is_templated, value)))):
+            return value
+        return self.runner.templar.render(value, self.runner.variables(self.hosts[0], self.frame))
+
     def run(self) -> None:
         self.emit(PlayStart(self.play.name, tuple(self.hosts)))
-        for batch in serial_batches(self.hosts, self.play.serial):
+        for batch in serial_batches(self.hosts, self._play_keyword(self.play.serial)):
+            self.batch = batch
             try:
                 self._run_batch(batch)
             except PlayAborted:
@@ -276,7 +284,7 @@ class PlayRunner:
             for h in batch:
                 self.state[h].ended = True
             raise PlayAborted("any_errors_fatal")
-        limit = self.play.max_fail_percentage
+        limit = self._play_keyword(self.play.max_fail_percentage)
         if limit is not None:
             failed = sum(1 for h in batch if self.state[h].failed or self.state[h].unreachable)
             if failed * 100.0 / len(batch) > float(limit):
