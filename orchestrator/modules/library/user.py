@@ -311,9 +311,8 @@ class User(Module):
         commands: list[list[str]] = []
         created = not acct.exists
         if created:
-            if args.get("group") and acct.groups.get(args["group"]) is None:
-                if not ctx.check_mode:
-                    raise ModuleFailed(f"Group {args['group']} does not exist")
+            if args.get("group") and acct.groups.get(args["group"]) is None and not ctx.check_mode:
+                raise ModuleFailed(f"Group {args['group']} does not exist")
             commands.append(create_command(args, acct))
         else:
             modify = modify_command(args, acct)
