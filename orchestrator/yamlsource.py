@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from orchestrator.errors import OrchError, SourceLocation
+from orchestrator.redact import add_secret, looks_secret
 
 _YAML11_WORDS = {"yes", "no", "on", "off", "y", "n"}
 
@@ -77,7 +78,10 @@ def _make_loader(path: str, notes: YamlNotes) -> type[yaml.SafeLoader]:
             if key in result:
                 # Ansible warns and keeps the last; a duplicate key is nearly always a mistake.
                 raise OrchError(f"duplicate key {key!r}", mark(key_node))
-            result[key] = loader.construct_object(value_node, deep=True)
+            value = loader.construct_object(value_node, deep=True)
+            if isinstance(value, str) and looks_secret(key) and "{{" not in value:
+                add_secret(value)  # known as secret from the start: masked even in a diff's "before"
+            result[key] = value
         return result
 
     def construct_sequence(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> LocatedList:

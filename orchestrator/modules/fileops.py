@@ -167,16 +167,23 @@ def write_content_script(
         fill = f'printf {printf_literal(data)} > "$tmp"'
     else:
         assert upload_path is not None
-        fill = f'cat -- {quote(upload_path)} > "$tmp"; rm -f -- {quote(upload_path)}'
+        fill = 'cat -- "$__up" > "$tmp"'
     lines = [
+        # The trap removes the temp file and the upload on every exit, failures included:
+        # nothing is left behind in the directory or in /tmp.
+        f"tmp= __up={quote(upload_path or '')}",
+        "trap 'rm -f -- \"$tmp\" \"$__up\"' EXIT",
         '__dir=$(dirname -- "$d")',
         'mkdir -p -- "$__dir"' if make_parents else ":",
         '[ -d "$__dir" ] || orch_fail "Destination directory $__dir does not exist"',
-        'tmp=$(mktemp -- "$__dir/.orch-tmp.XXXXXX")',
-        "trap 'rm -f -- \"$tmp\"' EXIT",
+        'tmp=$(mktemp -- "$__dir/.orch-tmp.XXXXXX")',  # mktemp: 0600, so the content is private
         fill,
-        'if [ "$st_state" = file ]; then chmod "$st_mode" "$tmp"; chown "$st_uid:$st_gid" "$tmp" 2>/dev/null || :',
-        'else chmod "$(printf \'%o\' $(( 0666 & ~$(umask) )))" "$tmp"; fi',
+        # Final mode in ONE chmod, never a wider one first: a file asked to be 0600 is never
+        # readable by others, not even between two chmods.
+        'if [ "$st_state" = file ]; then __m=$st_mode; chown "$st_uid:$st_gid" "$tmp" 2>/dev/null || :',
+        'else __m=$(printf \'%o\' $(( 0666 & ~$(umask) ))); fi',
+        'if [ -n "$want_mode" ]; then __m=$(orch_want_mode "$tmp" "$want_mode" "$__m") || orch_fail "invalid mode: $want_mode"; fi',
+        'chmod "$__m" "$tmp"',
         'orch_apply_attrs "$tmp"',
     ]
     lines.append(validate_line(validate))

@@ -41,6 +41,7 @@ from jinja2.nativetypes import NativeCodeGenerator
 from jinja2.parser import Parser
 from jinja2.runtime import Context, StrictUndefined, Undefined, missing
 
+from orchestrator import yamlsource
 from orchestrator.errors import TemplateError
 from orchestrator.templating import filters as _filters
 from orchestrator.templating import tests as _tests
@@ -697,6 +698,8 @@ class Templar:
         try:
             with open(fullpath, encoding="utf-8") as handle:
                 source = handle.read()
+            if source.startswith("$ANSIBLE_VAULT;") and yamlsource.FILE_DECRYPTOR is not None:
+                source = yamlsource.FILE_DECRYPTOR(source, fullpath)  # a vaulted template
             stat = os.stat(fullpath)
         except (OSError, UnicodeDecodeError) as exc:
             raise TemplateError(f"cannot read template file {fullpath!r}: {exc}") from None

@@ -110,11 +110,11 @@ def decrypt_file_text(text: str | bytes, path: str) -> bytes:
     return plain
 
 
-def read_maybe_vaulted(path: str) -> bytes:
+def read_maybe_vaulted(path: str, decrypt: bool = True) -> bytes:
     """A controller file's bytes, decrypted when it is a vault file (copy/template `src`)."""
     with open(path, "rb") as handle:
         data = handle.read()
-    if is_encrypted(data[:64]):
+    if decrypt and is_encrypted(data[:64]):
         return decrypt_file_text(data, path)
     return data
 
@@ -137,7 +137,14 @@ def _inventory_file_text(text: str, path: str) -> str:
 def _vault_tag(text: str, location: SourceLocation | None = None) -> VaultValue:
     if not is_encrypted(text):
         raise VaultError("a !vault value must hold $ANSIBLE_VAULT;... ciphertext", location)
-    return VaultValue(text, location)
+    value = VaultValue(text, location)
+    if _keyring.secrets:
+        # Learn the plaintext now so it is masked everywhere from the start (a diff may show
+        # the old content of a file before any task uses the value); a missing or wrong
+        # password stays silent here and fails, naming the file, only where the value is used.
+        with contextlib.suppress(VaultError):
+            value.decrypt()
+    return value
 
 
 def install() -> None:

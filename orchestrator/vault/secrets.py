@@ -122,6 +122,7 @@ def read_password_source(
 
 def _run_script(path: str, vault_id: str) -> bytes:
     stem = os.path.splitext(os.path.basename(path))[0]
+    path = os.path.abspath(path)  # a bare name would be looked up in $PATH, not here
     command = [path, "--vault-id", vault_id] if stem.endswith("-client") else [path]
     try:
         # stderr passes through so scripts can prompt; stdout is the password, never shown.

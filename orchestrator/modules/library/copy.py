@@ -23,6 +23,7 @@ from orchestrator.modules.fileops import (
 )
 from orchestrator.modules.spec import ArgSpec, Param
 from orchestrator.transport.shell import quote
+from orchestrator.vault import read_maybe_vaulted
 
 # Re-exported: template and older callers import put_content from here.
 __all__ = ["Copy", "put_content"]
@@ -96,8 +97,7 @@ class Copy(Module):
         path = ctx.find_file(args["src"])
         if os.path.isdir(path):
             return self._directory(ctx, args, path)
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_maybe_vaulted(path, args["decrypt"])  # a vaulted src is decrypted here, as Ansible does
         name = args.get("_original_basename") or os.path.basename(path)
         dest = args["dest"]
         result = put_content(
@@ -157,8 +157,7 @@ orch_probe() {{
             converged = ctx.converge(query, FILE_SH + attr_assignments(dir_args) + mk)
             changed = changed or converged.changed
         for i, (rel, full) in enumerate(files):
-            with open(full, "rb") as handle:
-                data = handle.read()
+            data = read_maybe_vaulted(full, args["decrypt"])
             target = os.path.join(base, rel)
             if seen.get(f"f{i}") == f"{sha1(data)}:0":
                 continue
@@ -181,8 +180,9 @@ if [ -d "$s" ]; then
   kind=dir
   case "$s" in */) target="$d" ;; *) target="$d/$(basename -- "$s")" ;; esac
   [ -d "$target" ] || return 10
-  ( cd -- "$s" && find . -type f -exec sha1sum {{}} + ) > /tmp/.orch-sums.$$ || exit 1
-  ( cd -- "$target" && sha1sum -c --quiet --status /tmp/.orch-sums.$$ ); __r=$?; rm -f /tmp/.orch-sums.$$
+  __sums=$(mktemp) || exit 1  # mktemp, not a guessable /tmp name a local user could plant a link at
+  ( cd -- "$s" && find . -type f -exec sha1sum {{}} + ) > "$__sums" || {{ rm -f -- "$__sums"; exit 1; }}
+  ( cd -- "$target" && sha1sum -c --quiet --status "$__sums" ); __r=$?; rm -f -- "$__sums"
   [ $__r = 0 ] || return 10
   [ -z "$(cd -- "$s" && find . -type d | while IFS= read -r x; do [ -d "$target/$x" ] || echo m; done)" ] || return 10
   return 0
