@@ -85,8 +85,14 @@ class PlayRunner:
         for handler in _play_handlers(play):
             self._add_handler(handler)
         self._include_depth = threading.local()
+        # Per thread (the free strategy walks hosts in parallel): how many blocks with
+        # rescue/always are being walked; threshold checks wait until they are done.
+        self._blocks = threading.local()
 
     # -- the play ------------------------------------------------------------------------------
+
+    def _open_blocks(self) -> int:
+        return int(getattr(self._blocks, "open", 0))
 
     def _play_keyword(self, value: Any) -> Any:
         """serial / max_fail_percentage may template play vars and extra vars, as in Ansible."""
@@ -165,13 +171,20 @@ class PlayRunner:
             inner.options, inner.scope, inner.role, rescuable=bool(block.rescue) or frame.rescuable
         )
         was_failed = {h for h in hosts if self.state[h].failed}
-        self.walk(block.block, hosts, inner_block, batch)
-        failed_here = [h for h in hosts if self.state[h].failed and h not in was_failed]
-        if block.rescue and failed_here:
-            for h in failed_here:
-                self.state[h].failed = False
-            rescue_frame = Frame(inner.options, inner.scope, inner.role, rescuable=frame.rescuable)
-            self.walk(block.rescue, failed_here, rescue_frame, batch)
+        # As in Ansible, a host failing in a block with rescue/always counts against
+        # max_fail_percentage only once that block is done (its always section has run).
+        deferred = bool(block.rescue or block.always)
+        self._blocks.open = self._open_blocks() + deferred
+        try:
+            self.walk(block.block, hosts, inner_block, batch)
+            failed_here = [h for h in hosts if self.state[h].failed and h not in was_failed]
+            if block.rescue and failed_here:
+                for h in failed_here:
+                    self.state[h].failed = False
+                rescue_frame = Frame(inner.options, inner.scope, inner.role, rescuable=frame.rescuable)
+                self.walk(block.rescue, failed_here, rescue_frame, batch)
+        finally:
+            self._blocks.open = self._open_blocks() - deferred
         if block.always:
             reached = [h for h in hosts if not self.state[h].unreachable and not self.state[h].ended]
             still_failed = {h for h in reached if self.state[h].failed}
@@ -182,6 +195,8 @@ class PlayRunner:
             )
             for h in still_failed:
                 self.state[h].failed = True
+        if deferred and not self._open_blocks() and any(self.state[h].failed for h in hosts):
+            self._check_thresholds(batch, None, frame)
 
     def run_task(
         self, task: Task, hosts: list[str], frame: Frame, batch: list[str], handler: bool = False
@@ -197,7 +212,7 @@ class PlayRunner:
             return
         failed = self._run_on(task, hosts, frame, batch)
         # Like Ansible, thresholds are checked once the task is done on every host of the batch.
-        if failed:
+        if failed and not self._open_blocks():
             self._check_thresholds(batch, task, frame)
 
     def _run_on(self, task: Task, hosts: list[str], frame: Frame, batch: list[str]) -> bool:
@@ -278,8 +293,8 @@ class PlayRunner:
             }
             state.runtime["ansible_failed_result"] = dict(result.data)
 
-    def _check_thresholds(self, batch: list[str], task: Task, frame: Frame) -> None:
-        fatal = frame.keyword("any_errors_fatal", task.options)
+    def _check_thresholds(self, batch: list[str], task: Task | None, frame: Frame) -> None:
+        fatal = frame.keyword("any_errors_fatal", task.options) if task is not None else None
         if self.any_errors_fatal or (fatal is not None and to_bool(fatal)):
             for h in batch:
                 self.state[h].ended = True
