@@ -301,15 +301,16 @@ return 0"""
         probe = ctx.converge(FILE_SH + query, ":")
         if probe.changed and parse_fields(probe.query_out).get("before_checksum") != checksum:
             uploaded = upload(ctx, data)
-    write = write_content_script(
-        data if inline else None,
-        uploaded,
-        args.get("validate"),
-        bool(args.get("backup")),
-        make_parents,
-    )
     if not inline and uploaded is None:
         write = ":"  # the probe found the content in place; only attributes can differ
+    else:
+        write = write_content_script(
+            data if inline else None,
+            uploaded,
+            args.get("validate"),
+            bool(args.get("backup")),
+            make_parents,
+        )
     apply = f"""if [ "$content_change" = 1 ]; then
 {write}
 else orch_apply_attrs "$d"; fi
