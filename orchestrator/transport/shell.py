@@ -51,6 +51,8 @@ def printf_literal(data: bytes) -> str:
     for byte in data:
         b = bytes((byte,))
         parts.append(b.decode() if _SAFE_PRINTF.fullmatch(b) else f"\\{byte:03o}")
+    if data[:1] == b"-":
+        parts[0] = "\\055"  # a format starting with "-" would be read as an option by printf
     return "'" + "".join(parts) + "'"
 
 
