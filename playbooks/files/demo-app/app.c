@@ -6,7 +6,8 @@
  *                      the image has none: `docker exec` does not work inside lab hosts)
  *
  * The version comes from /app/VERSION inside the image (so an image tag IS a version), the port
- * from $APP_PORT (default 8080). Each request is logged as one line on stdout and, when
+ * from $APP_PORT (default 8080), the address from $APP_BIND (default 0.0.0.0; lab hosts share
+ * the machine's network, so each binds its own 127.x address). Each request is logged as one line on stdout and, when
  * $APP_LOG_DIR is set, appended to $APP_LOG_DIR/access.log (what logrotate rotates).
  * No libc beyond sockets and stdio: it links statically and needs nothing else in the image.
  */
@@ -32,6 +33,12 @@ static int port(void) {
   return n > 0 && n < 65536 ? n : 8080;
 }
 
+static in_addr_t bind_address(void) {
+  const char *b = getenv("APP_BIND");
+  in_addr_t a = b && *b ? inet_addr(b) : htonl(INADDR_ANY);
+  return a == (in_addr_t)-1 ? htonl(INADDR_ANY) : a;
+}
+
 static void load_version(void) {
   FILE *f = fopen("/app/VERSION", "r");
   if (!f) return;
@@ -42,7 +49,7 @@ static void load_version(void) {
 static int check(void) {
   int s = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port())};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_addr.s_addr = bind_address() == htonl(INADDR_ANY) ? htonl(INADDR_LOOPBACK) : bind_address();
   if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) < 0) return 1;
   const char req[] = "GET /health HTTP/1.0\r\n\r\n";
   if (write(s, req, sizeof req - 1) < 0) return 1;
@@ -108,9 +115,10 @@ int main(int argc, char **argv) {
   int one = 1;
   setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port())};
-  a.sin_addr.s_addr = htonl(INADDR_ANY);
+  a.sin_addr.s_addr = bind_address();
   if (bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 64) < 0) {
-    fprintf(stderr, "demo-app: cannot listen on port %d: %s\n", port(), strerror(errno));
+    fprintf(stderr, "demo-app: cannot listen on %s:%d: %s\n", getenv("APP_BIND") ? getenv("APP_BIND") : "0.0.0.0",
+            port(), strerror(errno));
     return 1;
   }
   printf("demo-app %s listening on port %d\n", version, port());

@@ -120,8 +120,11 @@ def build(version: str, out: Path, repo: str, cc: str) -> Path:
     )
     path = out / f"{repo.replace('/', '_')}_{version}.tar"
     if not path.is_file() or path.read_bytes() != archive:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(archive)
+        # A unique temp name: parallel runs (test sessions) may build the same version at once.
+        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{path.name}.")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(archive)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     return path
 

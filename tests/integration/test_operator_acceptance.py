@@ -1,0 +1,177 @@
+"""The operator playbook library's acceptance scenario (issue 5), on a fleet of 3 real lab hosts.
+
+One fleet for the whole module (the scenario is a story: each step starts where the last one
+left the hosts), its own lab slot so nothing else disturbs it. Steps, as an operator runs them:
+
+    bootstrap (rc 0, then changed=0) -> deploy 1.0.0 -> deploy 2.0.0 -> deploy broken (rc 2, every
+    host rolled back to 2.0.0) -> rollback (1.0.0) -> patch -> health (table, rc 0)
+
+then the failure paths that hang off it: a held deploy lock, an unhealthy host. /health is read
+on each host with curl over the system ssh client, independent of orch.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from subprocess import CompletedProcess
+
+import pytest
+
+from orchestrator.lab.testing import REPO_ROOT, LabSession, lab_unavailable_reason, open_lab_session, run_orch
+
+PLAYBOOKS = REPO_ROOT / "playbooks"
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LabSession, Path]]:
+    """3 lab hosts and an inventory dir like inventories/lab: the repo's group_vars + hosts.yml."""
+    if lab_unavailable_reason():
+        pytest.skip(str(lab_unavailable_reason()))
+    if shutil.which("cc") is None:
+        pytest.skip("the demo app image is compiled on the controller: needs cc (gcc + libc6-dev)")
+    inventory = tmp_path_factory.mktemp("operator") / "inventories" / "lab"
+    shutil.copytree(REPO_ROOT / "inventories" / "lab" / "group_vars", inventory / "group_vars")
+    session = open_lab_session(3, inventory)
+    try:
+        yield session, inventory
+    finally:
+        session.close()
+
+
+def play(inventory: Path, playbook: str, *extra: str) -> CompletedProcess[str]:
+    return run_orch(
+        "play", str(PLAYBOOKS / playbook), "-i", str(inventory), *extra, cwd=REPO_ROOT, timeout=900
+    )
+
+
+def recap(result: CompletedProcess[str]) -> dict[str, dict[str, int]]:
+    """PLAY RECAP counters per host."""
+    counters = {}
+    for line in result.stdout.splitlines():
+        m = re.match(r"^(\S+)\s+:\s+(.*)$", line)
+        if m and "ok=" in m[2]:
+            counters[m[1]] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m[2])}
+    return counters
+
+
+def health(lab: LabSession, i: int) -> str:
+    """The app's /health on host i, fetched on the host itself."""
+    out = lab.ssh(i, f"curl -s --max-time 5 http://{lab.address(i)}:8080/health")
+    return out.stdout
+
+
+def assert_version_everywhere(lab: LabSession, version: str) -> None:
+    for host in lab.hosts:
+        body = health(lab, host.index)
+        assert f'"version":"{version}"' in body and '"status":"ok"' in body, (host.name, body)
+        # The app on that host is really the one answering: its own container runs that version.
+        ps = lab.ssh(host.index, "docker ps --format '{{.Image}} {{.State}}'", check=True).stdout
+        assert f"orch-demo-app:{version} running" in ps, (host.name, ps)
+
+
+def explain(result: CompletedProcess[str]) -> str:
+    return f"rc={result.returncode}\n--- stdout\n{result.stdout[-6000:]}\n--- stderr\n{result.stderr[-3000:]}"
+
+
+def test_acceptance_scenario(fleet: tuple[LabSession, Path]) -> None:
+    lab, inventory = fleet
+    names = [h.name for h in lab.hosts]
+
+    first = play(inventory, "bootstrap.yml")
+    assert first.returncode == 0, explain(first)
+    assert all(recap(first)[h]["changed"] > 0 for h in names)
+    again = play(inventory, "bootstrap.yml")
+    assert again.returncode == 0, explain(again)
+    assert {h: recap(again)[h]["changed"] for h in names} == dict.fromkeys(names, 0), explain(again)
+    for host in lab.hosts:
+        env = lab.ssh(host.index, "stat -c '%a %U' /opt/demo/shared/.env; docker compose version", check=True)
+        assert env.stdout.startswith("600 root\n") and "Docker Compose version 2." in env.stdout
+    # The .env holds a secret; it is never shown.
+    assert "lab-secret-not-for-production" not in first.stdout + again.stdout
+
+    v1 = play(inventory, "deploy.yml", "-e", "app_version=1.0.0")
+    assert v1.returncode == 0, explain(v1)
+    assert_version_everywhere(lab, "1.0.0")
+
+    v2 = play(inventory, "deploy.yml", "-e", "app_version=2.0.0")
+    assert v2.returncode == 0, explain(v2)
+    assert_version_everywhere(lab, "2.0.0")
+
+    broken = play(inventory, "deploy.yml", "-e", "app_version=broken")
+    assert broken.returncode == 2, explain(broken)
+    for h in names:
+        assert recap(broken)[h]["failed"] == 1 and recap(broken)[h]["rescued"] == 1, explain(broken)
+        assert re.search(
+            rf"fatal: \[{h}\]: FAILED! => deploy of broken failed on {h}: health gate failed.*"
+            r"rolled back to release \S+-2\.0\.0 \(version 2\.0\.0\)",
+            broken.stdout,
+        ), explain(broken)
+    assert_version_everywhere(lab, "2.0.0")
+    for host in lab.hosts:
+        audit = lab.ssh(host.index, "cat /var/log/demo-deploy.log", check=True).stdout.splitlines()
+        assert [re.search(r"version=(\S+) .* result=(\S+)", line).groups() for line in audit] == [
+            ("1.0.0", "ok"),
+            ("2.0.0", "ok"),
+            ("broken", "rolled-back"),
+        ]
+        # The lock is released and the failed release is recorded as failed.
+        state = lab.ssh(
+            host.index, "ls -a /opt/demo; cat /opt/demo/releases/*-broken/STATUS", check=True
+        ).stdout
+        assert ".deploy.lock" not in state and state.rstrip().endswith("failed")
+
+    back = play(inventory, "rollback.yml")
+    assert back.returncode == 0, explain(back)
+    assert_version_everywhere(lab, "1.0.0")
+    for host in lab.hosts:
+        last = lab.ssh(host.index, "tail -n 1 /var/log/demo-deploy.log", check=True).stdout
+        assert " rollback app=demo version=1.0.0 " in last and last.rstrip().endswith("result=ok")
+
+    patched = play(inventory, "patch.yml")
+    assert patched.returncode == 0, explain(patched)
+    assert_version_everywhere(lab, "1.0.0")
+
+    report = play(inventory, "health.yml")
+    assert report.returncode == 0, explain(report)
+    assert "HOST         STATUS   CHECKS" in report.stdout
+    for host in lab.hosts:
+        assert re.search(
+            rf"{host.name}\s+ok\s+http ok 200 http://{re.escape(host.address)}:8080/health; "
+            r"containers ok 1/1 running",
+            report.stdout,
+        ), explain(report)
+
+
+def test_deploy_lock_held_stops_deploy_and_force_breaks_it(fleet: tuple[LabSession, Path]) -> None:
+    lab, inventory = fleet
+    lab.ssh(1, "mkdir /opt/demo/.deploy.lock && echo who=alice > /opt/demo/.deploy.lock/info", check=True)
+    held = play(inventory, "deploy.yml", "-e", "app_version=2.0.0", "--limit", "h1")
+    assert held.returncode == 2, explain(held)
+    assert "deploy lock /opt/demo/.deploy.lock is held (who=alice )" in held.stdout
+    assert "-e deploy_force=true" in held.stdout
+    assert '"version":"1.0.0"' in health(lab, 1)  # nothing was deployed
+    forced = play(
+        inventory, "deploy.yml", "-e", "app_version=2.0.0", "-e", "deploy_force=true", "--limit", "h1"
+    )
+    assert forced.returncode == 0, explain(forced)
+    assert '"version":"2.0.0"' in health(lab, 1)
+    assert ".deploy.lock" not in lab.ssh(1, "ls -a /opt/demo", check=True).stdout
+
+
+def test_health_reports_an_unhealthy_host(fleet: tuple[LabSession, Path]) -> None:
+    lab, inventory = fleet
+    lab.ssh(2, "docker stop demo-app-1", check=True)
+    try:
+        report = play(inventory, "health.yml")
+        assert report.returncode == 2, explain(report)
+        assert re.search(r"h2\s+UNHEALTHY\s+http FAIL 000 .*containers FAIL 0/1 running", report.stdout), (
+            explain(report)
+        )
+        assert re.search(r"h1\s+ok\s+", report.stdout)
+        assert recap(report)["h2"]["failed"] == 1 and recap(report)["h1"]["failed"] == 0
+    finally:
+        lab.ssh(2, "docker start demo-app-1", check=True)
