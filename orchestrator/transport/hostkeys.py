@@ -54,6 +54,12 @@ class KnownHosts:
                 for keytype, key in entries.items():
                     client.get_host_keys().add(name, keytype, key)
 
+    def known_keys(self, name: str) -> dict[str, paramiko.PKey]:
+        """The keys recorded for `name`, by type (empty when the host is new)."""
+        with self._lock:
+            entries = self._keys.lookup(name)
+            return dict(entries.items()) if entries else {}
+
     def add(self, name: str, key: paramiko.PKey) -> None:
         """Record a new key: re-read the file (another run may have written it), append, rename."""
         with self._lock:
@@ -68,6 +74,8 @@ class KnownHosts:
             try:
                 with os.fdopen(fd, "w") as handle:
                     handle.write(existing + line)
+                    handle.flush()
+                    os.fsync(handle.fileno())  # the rename must not publish an empty file after a crash
                 os.chmod(tmp, 0o600 if not target.exists() else target.stat().st_mode & 0o777)
                 os.replace(tmp, target)
             except BaseException:
@@ -86,6 +94,16 @@ class _Policy(paramiko.MissingHostKeyPolicy):
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
         if self.mode == "off":
             return
+        known = self.known.known_keys(hostname)
+        if known:
+            # Known, but under other key types only: a server that suddenly offers just a new
+            # type is what a man in the middle looks like. Refuse, as for a changed key.
+            was = ", ".join(f"{kind} {old.fingerprint}" for kind, old in known.items())
+            raise ConnectError(
+                f"{self.name}: host key for {hostname} has CHANGED: it now offers {key.get_name()} "
+                f"{key.fingerprint}, but {self.known.path} knows it as {was}; refusing to connect. "
+                f"If the host was reinstalled, remove the old key (ssh-keygen -R {hostname})"
+            )
         if self.mode == "strict":
             raise ConnectError(
                 f"{self.name}: host key for {hostname} is not in {self.known.path} "

@@ -130,7 +130,11 @@ class Host:
         return result.stdout
 
     def module(
-        self, action: str, args: Mapping[str, Any], become: BecomeSpec | None = None
+        self,
+        action: str,
+        args: Mapping[str, Any],
+        become: BecomeSpec | None = None,
+        env: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         module = get_module(action)()
         checked, errors = validate_args(module.spec, args)
@@ -144,6 +148,7 @@ class Host:
             variables={},
             templar=Templar(),
             search_dirs=[],
+            env=env or {},
         )
         try:
             return module.run(ctx, checked)
@@ -277,3 +282,40 @@ def test_hostile_user_names_fail_cleanly(host: Host, user: str) -> None:
         became = host.module("command", {"argv": ["id", "-un"]}, become=BecomeSpec(user=user))
         assert became.get("failed") or became.get("rc") != 0, became
     host.assert_no_injection()
+
+
+SPY = """#!/bin/sh
+for target; do :; done
+printf '%s|%s\\n' "$*" "$(stat -c '%s' -- "$target" 2>/dev/null)" >> /var/orch-spy/log
+exec /bin/chmod "$@"
+"""
+
+
+@pytest.mark.parametrize("existing", [None, "0644"])
+def test_secret_file_is_never_readable_by_others(host: Host, existing: str | None) -> None:
+    """Every chmod the write makes is logged by a spy `chmod` first in PATH: once the temp file
+    holds content, no chmod may give it group/other bits when 0600 was asked."""
+    host.fresh()
+    host.sh(
+        f"rm -rf /var/orch-spy && mkdir /var/orch-spy && printf %s {quote(SPY)} > /var/orch-spy/chmod"
+        " && /bin/chmod 755 /var/orch-spy/chmod && : > /var/orch-spy/log"
+    )
+    dest = _path("app.env")
+    if existing:
+        host.sh(f"printf old > {dest} && /bin/chmod {existing} {dest}")
+    result = host.module(
+        "copy",
+        {"content": "DB_PASSWORD=s3cr3t\n", "dest": dest, "mode": "0600"},
+        env={"PATH": "/var/orch-spy:/usr/sbin:/usr/bin:/sbin:/bin"},
+    )
+    assert result["changed"], result
+    log = host.sh("cat /var/orch-spy/log").decode().splitlines()
+    on_tmp = [line for line in log if ".orch-tmp" in line]
+    assert on_tmp, log  # the spy saw the write (else this test would prove nothing)
+    for line in on_tmp:
+        command, size = line.rsplit("|", 1)
+        mode = command.split()[-2]
+        if int(size or 0) > 0 and re.fullmatch(r"[0-7]{3,4}", mode):
+            assert int(mode, 8) & 0o077 == 0, f"content readable by others: chmod {command}"
+    assert host.sh(f"stat -c %a {dest}") == b"600\n"
+    host.sh("rm -rf /var/orch-spy")
