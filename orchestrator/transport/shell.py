@@ -25,7 +25,8 @@ from typing import Protocol
 from orchestrator.errors import BecomeError, ConnectError
 from orchestrator.transport.base import BecomeSpec, CommandResult
 
-_SAFE_PRINTF = re.compile(rb"[A-Za-z0-9 _.,:/=+@#^~{}\[\]()<>;!?&|*$`\"-]")
+# Bytes printf_literal must escape: all but printable ASCII that is safe inside single quotes.
+_UNSAFE_PRINTF = re.compile(rb"[^A-Za-z0-9 _.,:/=+@#^~{}\[\]()<>;!?&|*$`\"-]")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -47,13 +48,11 @@ def printf_literal(data: bytes) -> str:
     Printable ASCII goes as itself; everything else (and `%`, `\\`, quotes) as an octal escape,
     which every POSIX printf understands. Used to ship file content inside a script.
     """
-    parts = []
-    for byte in data:
-        b = bytes((byte,))
-        parts.append(b.decode() if _SAFE_PRINTF.fullmatch(b) else f"\\{byte:03o}")
+    # One C-level pass over the data instead of a Python call per byte (file content can be big).
+    escaped = _UNSAFE_PRINTF.sub(lambda m: b"\\%03o" % m[0][0], data).decode("ascii")
     if data[:1] == b"-":
-        parts[0] = "\\055"  # a format starting with "-" would be read as an option by printf
-    return "'" + "".join(parts) + "'"
+        escaped = "\\055" + escaped[1:]  # a format starting with "-" would be read as an option by printf
+    return "'" + escaped + "'"
 
 
 def wrap_command(script: str, marker: str, stdin: bytes | None, env: Mapping[str, str] | None) -> bytes:

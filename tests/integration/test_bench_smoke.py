@@ -7,13 +7,18 @@ orch's own round-trip figures, checked the converged end state, and printed the 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from orchestrator.lab.testing import REPO_ROOT, LabSession, lab_unavailable_reason, open_lab_session
+
+# bench/ is a top-level directory of the repository, not part of the installed package.
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
 from bench.harness import Bench, Config, table, task_items
-from orchestrator.lab.testing import LabSession, lab_unavailable_reason, open_lab_session
 
 pytestmark = pytest.mark.lab
 
