@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from orchestrator.lab import power
 from orchestrator.lab import rootfs as image
 from orchestrator.lab.system import (
     AddressInUseError,
@@ -60,7 +61,7 @@ STOP_TIMEOUT = 10.0
 # becomes the namespace's PID 1. Arguments come positionally, so no path is ever re-quoted.
 _HOST_INIT = r"""
 set -eu
-root=$1 lower=$2 upper=$3 work=$4 name=$5 addr=$6 apt_cache=$7 no_python=$8
+root=$1 lower=$2 upper=$3 work=$4 name=$5 addr=$6 apt_cache=$7 no_python=$8 power=${9:-}
 mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$root"
 mount -t proc proc "$root/proc"
 mount --rbind /dev "$root/dev"
@@ -71,7 +72,11 @@ mkdir -m 0755 "$root/run/sshd"
 mkdir -m 1777 "$root/run/lock"
 if [ -n "$apt_cache" ]; then mount --bind "$apt_cache" "$root/var/cache/apt/archives"; fi
 if [ "$no_python" = 1 ]; then rm -f "$root"/usr/bin/python3*; fi
-echo "$name" > /proc/sys/kernel/hostname
+# reboot/shutdown for a host without init (see power.py), read-only, first on root's PATH.
+if [ -n "$power" ]; then mount --bind "$power" "$root/usr/local/sbin"; mount -o remount,bind,ro "$root/usr/local/sbin"; fi
+# As at boot: the name in /etc/hostname (a playbook may have changed it), else hN.
+hn=$(head -n 1 "$root/etc/hostname" 2>/dev/null || true)
+echo "${hn:-$name}" > /proc/sys/kernel/hostname
 # Daemons in a host (dockerd) want many files; go as high as the hard limit allows.
 ulimit -n "$(ulimit -H -n)" 2>/dev/null || true
 exec chroot "$root" /usr/sbin/sshd -D -e -o ListenAddress="$addr" -o MaxStartups=200 \
@@ -334,6 +339,11 @@ class LabFleet:
         log.write(f"--- orch lab: starting h{i} at {time.ctime()}\n".encode())
         log.flush()
         argv = [
+            # A supervisor loop starts the host again when it reboots itself (see power.py).
+            self._tools["sh"],
+            "-c",
+            power.SUPERVISE,
+            f"h{i}",
             self._tools["unshare"],
             "--mount",
             "--pid",
@@ -354,6 +364,7 @@ class LabFleet:
             self.address(i),
             apt_cache,
             "1" if options.no_python else "0",
+            str(power.ensure_power_commands(self.state_dir / "power")),
         ]
         try:
             proc = subprocess.Popen(
@@ -428,6 +439,8 @@ class LabFleet:
             if pid is not None and is_alive(*pid):
                 unshare_pid, start = pid
                 inits = children(unshare_pid)
+                # Under the supervisor: unshare, then the namespace's init (waited for below).
+                inits += [grandchild for child in list(inits) for grandchild in children(child)]
                 stat = proc_stat(unshare_pid)
                 # Only signal the group if the process still leads it (it did setsid at start).
                 _kill(unshare_pid, group=stat is not None and stat.pgrp == unshare_pid)
