@@ -33,6 +33,12 @@ def parse_args(argv: list[str] | None) -> Config:
     parser.add_argument("--image-dir", help="lab image to use (default $ORCH_LAB_DIR or /var/tmp/orch-lab)")
     parser.add_argument("--keep", action="store_true", help="leave the fleet running afterwards")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds allowed per controller run")
+    parser.add_argument(
+        "--max-ansible-size",
+        type=int,
+        default=30,
+        help="run Ansible only up to this N (default 30: at 100 hosts it takes many minutes per run)",
+    )
     args = parser.parse_args(argv)
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     unknown = sorted(set(tools) - set(TOOLS))
@@ -49,6 +55,7 @@ def parse_args(argv: list[str] | None) -> Config:
         image_dir=Path(args.image_dir) if args.image_dir else None,
         keep=args.keep,
         timeout=args.timeout,
+        max_ansible_size=args.max_ansible_size,
     )
 
 

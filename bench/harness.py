@@ -73,6 +73,7 @@ class Config:
     image_dir: Path | None = None  # default: the user lab's image ($ORCH_LAB_DIR or /var/tmp/orch-lab)
     keep: bool = False  # leave the fleet running afterwards
     timeout: float = 3600.0  # per controller run
+    max_ansible_size: int = 30  # Ansible takes minutes per run at large N: skip it above this
 
 
 @dataclass
@@ -237,6 +238,11 @@ class Bench:
             proxy = LatencyProxy(routes, self.config.delay_ms / 1000).start()
         try:
             for tool in self.config.tools:
+                if tool == "ansible" and n > self.config.max_ansible_size:
+                    self.out(
+                        f"  N={n} {network} ansible skipped (--max-ansible-size {self.config.max_ansible_size})"
+                    )
+                    continue
                 self.fleet.reset_all()
                 for phase in PHASES:
                     m = self._measure(tool, phase, n, network, work, files, proxy)
