@@ -336,7 +336,7 @@ def cmd_inventory(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    sys.excepthook = _masked_excepthook
+    redact.guard_process_output()  # tracebacks and log records mask secrets too
     try:
         if hasattr(args, "vault_ids") and not hasattr(args, "vault_command"):
             configure_vault(args)  # play/run: passwords read now, values decrypted when used
@@ -348,14 +348,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in _error_lines(exc):
             print(f"ERROR: {redact.mask(line)}", file=sys.stderr)
         return EXIT_INVALID
-
-
-def _masked_excepthook(kind: Any, value: Any, tb: Any) -> None:
-    """A crash's traceback, with every known secret masked (locals are not printed)."""
-    import traceback
-
-    text = "".join(traceback.format_exception(kind, value, tb))
-    sys.stderr.write(redact.mask(text))
 
 
 def _error_lines(exc: OrchError) -> list[str]:

@@ -19,10 +19,14 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import logging
 import re
 import shlex
+import sys
 import threading
+import traceback
 from collections.abc import Iterable, Mapping
+from types import TracebackType
 from typing import Any
 
 MASK = "********"
@@ -168,3 +172,32 @@ def scrub_event(event: Any) -> Any:
 
 def mask_lines(lines: Iterable[str]) -> list[str]:
     return [mask(line) for line in lines]
+
+
+class _MaskFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _pattern is not None:
+            record.msg = mask(record.getMessage())
+            record.args = ()
+        return True
+
+
+def guard_process_output() -> None:
+    """Mask secrets in what bypasses the reporters: crash tracebacks (main and worker threads)
+    and log records (a lookup warning may quote its arguments)."""
+
+    def excepthook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        sys.stderr.write(mask("".join(traceback.format_exception(kind, value, tb))))
+
+    def thread_excepthook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is not None:
+            name = args.thread.name if args.thread else "thread"
+            text = "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
+            sys.stderr.write(mask(f"Exception in {name}:\n{text}"))
+
+    sys.excepthook = excepthook
+    threading.excepthook = thread_excepthook
+    mask_filter = _MaskFilter()
+    for handler in [logging.lastResort, *logging.getLogger().handlers]:
+        if handler is not None and not any(isinstance(f, _MaskFilter) for f in handler.filters):
+            handler.addFilter(mask_filter)

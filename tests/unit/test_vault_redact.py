@@ -143,3 +143,29 @@ def test_reporters_never_see_a_secret(tmp_path: Path) -> None:
     assert "h1" in out.getvalue() and redact.MASK in out.getvalue()
     for text in (out.getvalue(), json_path.read_text()):
         assert "Sup3r" not in text
+
+
+def test_tracebacks_and_log_records_are_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+    import sys
+    import threading
+
+    saved = sys.excepthook, threading.excepthook
+    try:
+        redact.guard_process_output()
+        redact.add_secret("tb-secret-42")
+        try:
+            raise RuntimeError("failed with tb-secret-42")
+        except RuntimeError as exc:
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+        err = capsys.readouterr().err
+        assert "RuntimeError" in err and "tb-secret-42" not in err and redact.MASK in err
+        record = logging.LogRecord(
+            "orch.templating", logging.WARNING, __file__, 1, "lookup %r failed", ("tb-secret-42",), None
+        )
+        assert any(isinstance(f, redact._MaskFilter) for f in logging.lastResort.filters)
+        for f in logging.lastResort.filters:
+            f.filter(record)
+        assert record.getMessage() == f"lookup '{redact.MASK}' failed"
+    finally:
+        sys.excepthook, threading.excepthook = saved
