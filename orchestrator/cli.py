@@ -127,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--list", action="store_true", help="all hosts and groups as JSON")
     mode.add_argument("--graph", action="store_true", help="the group tree")
     mode.add_argument("--host", metavar="NAME", help="one host's variables as JSON")
+    add_vault_args(inv)
     inv.set_defaults(func=cmd_inventory)
 
     try:
@@ -323,13 +324,15 @@ def cmd_inventory(args: argparse.Namespace) -> int:
 
     inventory = _load_inventory(args)
     if args.list:
-        print(json.dumps(inventory_list_json(inventory), indent=4, sort_keys=True, default=str))
+        # scrub: secret-named values and known secrets show as ******** (vault values as a marker)
+        print(json.dumps(redact.scrub(inventory_list_json(inventory)), indent=4, sort_keys=True, default=str))
     elif args.graph:
         print(inventory_graph(inventory))
     else:
         if inventory.get_host(args.host) is None:
             raise OrchError(f"no host named {args.host!r} in the inventory")
-        print(json.dumps(inventory_host_vars(inventory, args.host), indent=4, sort_keys=True, default=str))
+        host_vars = redact.scrub(inventory_host_vars(inventory, args.host))
+        print(json.dumps(host_vars, indent=4, sort_keys=True, default=str))
     return 0
 
 

@@ -169,3 +169,14 @@ def test_tracebacks_and_log_records_are_masked(capsys: pytest.CaptureFixture[str
         assert record.getMessage() == f"lookup '{redact.MASK}' failed"
     finally:
         sys.excepthook, threading.excepthook = saved
+
+
+def test_inventory_output_masks_secret_named_values(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    from orchestrator.cli import main
+
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("[web]\nw1 ansible_become_password=plain-pw-123 db_user=bob\n")
+    assert main(["inventory", "-i", str(inventory), "--host", "w1"]) == 0
+    assert main(["inventory", "-i", str(inventory), "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "plain-pw-123" not in out and '"db_user": "bob"' in out and redact.MASK in out
