@@ -181,10 +181,11 @@ class Find(Module):
         grep = ""
         if contains is not None:
             # Python's re.match per line (or re.search over the whole file): PCRE when grep has it.
-            pat = contains if args["read_whole_file"] else f"^(?:{contains})"
-            zflag = "z" if args["read_whole_file"] else ""
-            grep = (f"orch_has() {{ if grep -qP '' /dev/null 2>/dev/null; then grep -q{zflag}P -- {quote(pat)} \"$1\"; "
-                    f"else grep -q{zflag}E -- {quote(pat)} \"$1\"; fi; }}\n")
+            whole = args["read_whole_file"]
+            pcre, ere = (contains, contains) if whole else (f"^(?:{contains})", f"^({contains})")
+            z = "z" if whole else ""
+            grep = (f"if printf 'x\\n' | grep -qP 'x' 2>/dev/null; then orch_has() {{ grep -q{z}P -- {quote(pcre)} \"$1\"; }}\n"
+                    f"else orch_has() {{ grep -q{z}E -- {quote(ere)} \"$1\"; }}; fi\n")
         algo = args["checksum_algorithm"]
         for i, info in enumerate(files):
             p = quote(info["path"])
