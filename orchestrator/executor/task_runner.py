@@ -174,7 +174,9 @@ class TaskRunner:
             )
             return HostOutcome(result, unreachable=True)
         except OrchError as exc:
-            return HostOutcome(self._result(host, task, Status.FAILED, {"msg": str(exc)}, started))
+            # A no_log task's error may quote its data (e.g. a bad `loop` value): censor it too.
+            msg = NO_LOG_MSG if _literal_true(frame.keyword("no_log", task.options)) else str(exc)
+            return HostOutcome(self._result(host, task, Status.FAILED, {"msg": msg}, started))
 
     def failed_outcome(self, host: str, task: Task, exc: OrchError) -> HostOutcome:
         return HostOutcome(self._result(host, task, Status.FAILED, {"msg": str(exc)}, time.monotonic()))
@@ -548,6 +550,16 @@ class TaskRunner:
             ignored=ignored,
             duration=time.monotonic() - started,
         )
+
+
+def _literal_true(value: Any) -> bool:
+    """A keyword that is true as written, or a template (which may render true): be safe."""
+    if isinstance(value, str) and "{{" in value:
+        return True
+    try:
+        return bool(value) and to_bool(value)
+    except (TypeError, ValueError):
+        return False
 
 
 def _status_of(data: Mapping[str, Any]) -> Status:
