@@ -165,7 +165,18 @@ def scrub_event(event: Any) -> Any:
     """
     result = getattr(event, "result", None)
     if result is not None and dataclasses.is_dataclass(event):
-        clean = dataclasses.replace(scrub(result, keys=False), data=scrub(result.data, keys=True))
+        try:
+            clean = dataclasses.replace(scrub(result, keys=False), data=scrub(result.data, keys=True))
+        except Exception:  # e.g. a lazy mapping that fails when read: show nothing unchecked
+            clean = dataclasses.replace(
+                result,
+                msg=mask(str(result.msg)),
+                stdout="",
+                stderr="",
+                diffs=(),
+                item_label=None if result.item_label is None else mask(str(result.item_label)),
+                data={"msg": "(result hidden: it could not be checked for secrets)"},
+            )
         event = dataclasses.replace(event, result=clean)
     return scrub(event, keys=False)
 

@@ -180,3 +180,24 @@ def test_inventory_output_masks_secret_named_values(tmp_path, capsys: pytest.Cap
     assert main(["inventory", "-i", str(inventory), "--list"]) == 0
     out = capsys.readouterr().out
     assert "plain-pw-123" not in out and '"db_user": "bob"' in out and redact.MASK in out
+
+
+def test_unreadable_result_data_is_hidden_not_crashing() -> None:
+    from collections.abc import Mapping as AbcMapping
+
+    class Broken(AbcMapping):
+        def __getitem__(self, key: str) -> str:
+            raise RuntimeError("cannot template")
+
+        def __iter__(self):
+            return iter(["x"])
+
+        def __len__(self) -> int:
+            return 1
+
+    redact.add_secret("hidden-value-9")
+    event = HostResult(_result(msg="boom hidden-value-9", stdout="hidden-value-9", data={"var": Broken()}))
+    clean = redact.scrub_event(event).result
+    assert "hidden-value-9" not in repr(clean) and clean.data == {
+        "msg": "(result hidden: it could not be checked for secrets)"
+    }
