@@ -113,6 +113,7 @@ class PlaybookRunner:
 
         def magic(host: str) -> dict[str, Any]:
             active = [h for h in hosts if runner_state.get(h) is None or runner_state[h].active]
+            batch = [h for h in play_runner.batch if h in active] if play_runner.batch else active
             return {
                 **play_magic,
                 "inventory_hostname": host,
@@ -120,7 +121,7 @@ class PlaybookRunner:
                 "group_names": self.inventory.group_names(host),
                 "ansible_play_hosts": active,
                 "play_hosts": active,
-                "ansible_play_batch": active,
+                "ansible_play_batch": batch,
             }
 
         task_runner = TaskRunner(

@@ -197,7 +197,7 @@ class TaskRunner:
         if task.loop is None:
             return [self._include_target(task, kind, variables, own_vars, None)]
         out = []
-        control = self.templar.render(task.loop_control, variables) if task.loop_control else {}
+        control = self._loop_control(task, variables)
         items = self._loop_items(task, variables)
         for index, item in enumerate(items):
             layer = _loop_layer(items, index, control)
@@ -241,7 +241,7 @@ class TaskRunner:
         self, host: str, task: Task, frame: Frame, variables: Mapping[str, Any], started: float, no_log: bool
     ) -> HostOutcome:
         items = self._loop_items(task, variables)
-        control = self.templar.render(task.loop_control, variables) if task.loop_control else {}
+        control = self._loop_control(task, variables)
         loop_var = control.get("loop_var", "item")
         index_var = control.get("index_var")
         pause = float(control.get("pause", 0) or 0)
@@ -306,6 +306,14 @@ class TaskRunner:
             out["skipped"] = True
             out["skipped_reason"] = "No items in the list"
         return out
+
+    def _loop_control(self, task: Task, variables: Mapping[str, Any]) -> dict[str, Any]:
+        """loop_control rendered once; `label` stays raw: it is rendered per item."""
+        control = {k: v for k, v in task.loop_control.items() if k != "label"}
+        rendered = dict(self.templar.render(control, variables)) if control else {}
+        if "label" in task.loop_control:
+            rendered["label"] = task.loop_control["label"]
+        return rendered
 
     def _loop_items(self, task: Task, variables: Mapping[str, Any]) -> list[Any]:
         terms = self.templar.render(task.loop, variables)

@@ -179,6 +179,10 @@ def _native_concat(pieces: Iterable[Any]) -> Any:
         return None
     if len(kept) == 1:
         return kept[0]
+    if len(kept) == 2 and kept[1] == "\n" and not isinstance(kept[0], str):
+        # Ansible drops the template's trailing newline when it would turn a native value into
+        # text: "{{ 2001 }}\n" is 2001, while "{{ 'one' }}\n" is "one\n".
+        return kept[0]
     return "".join(p if isinstance(p, str) else str(p) for p in kept)
 
 
