@@ -319,3 +319,31 @@ def test_secret_file_is_never_readable_by_others(host: Host, existing: str | Non
             assert int(mode, 8) & 0o077 == 0, f"content readable by others: chmod {command}"
     assert host.sh(f"stat -c %a {dest}") == b"600\n"
     host.sh("rm -rf /var/orch-spy")
+
+
+def test_service_arguments_are_words_not_shell(host: Host) -> None:
+    init = "#!/bin/sh\nprintf '%s\\n' \"$@\" > /var/orch-svc-args\n"
+    host.sh(f"printf %s {quote(init)} > /etc/init.d/orchtest && chmod 755 /etc/init.d/orchtest")
+    try:
+        hostile = f"--x '$(touch {CANARY})' ; touch {CANARY} `touch {CANARY}`"
+        result = host.module("service", {"name": "orchtest", "state": "restarted", "arguments": hostile})
+        assert not result.get("failed"), result
+        received = host.sh("cat /var/orch-svc-args").decode().splitlines()
+        assert received[1:] == ["--x", f"$(touch {CANARY})", ";", "touch", CANARY, "`touch", f"{CANARY}`"]
+        host.assert_no_injection()
+    finally:
+        host.sh("rm -f /etc/init.d/orchtest /var/orch-svc-args")
+
+
+def test_get_url_rejects_line_breaks_in_config_values(host: Host) -> None:
+    host.fresh()
+    result = host.module(
+        "get_url",
+        {
+            "url": "http://127.0.0.1:9/x",
+            "dest": _path("x"),
+            "headers": {"X-A": "v\noutput_document = /etc/passwd"},
+        },
+    )
+    assert result.get("failed") and "line breaks" in result["msg"], result
+    assert host.entries() == []

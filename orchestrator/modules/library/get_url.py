@@ -163,6 +163,9 @@ mv -fT -- "$tmp" "$d"; orch_kv outcome written"""
             if args["force_basic_auth"]:
                 curl_conf.append("basic")
                 wget_conf.append("auth_no_challenge = on")
+        if any("\n" in line or "\r" in line for line in wget_conf):
+            # a line break would start a new wgetrc directive (output_document = ..., ...)
+            raise ModuleFailed("get_url: headers, http_agent and credentials must not contain line breaks")
         curl = quote("\n".join(curl_conf) + "\n")
         wget = quote("\n".join(wget_conf) + "\n")
         return f"""if command -v curl >/dev/null 2>&1; then

@@ -9,6 +9,7 @@ a change costs a second round trip.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,7 +143,9 @@ def action_commands(state: ServiceState, name: str, actions: list[str], args: Ma
         elif action == "disable":
             lines.append(f"update-rc.d {n} defaults >/dev/null 2>&1 || :; update-rc.d {n} disable")
         else:
-            arguments = f" {args['arguments']}" if args.get("arguments") else ""
+            # split like a command line, each word quoted: arguments are data, not shell code
+            words = shlex.split(str(args["arguments"])) if args.get("arguments") else []
+            arguments = "".join(f" {quote(w)}" for w in words)
             lines.append(f"/etc/init.d/{n} {action}{arguments}")
     return lines
 
