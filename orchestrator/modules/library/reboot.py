@@ -84,9 +84,10 @@ class Reboot(Module):
             delay_min = args["pre_reboot_delay"] // 60
             finder, tail = "shutdown", f"-r {delay_min} {quote(args['msg'])}"
         paths = " ".join(quote(p) for p in args["search_paths"])
+        missing = f'Unable to find command "{finder}" in search paths: {" ".join(args["search_paths"])}'
         return (
             f'__c=; for __p in {paths}; do [ -x "$__p/{finder}" ] && {{ __c="$__p/{finder}"; break; }}; done\n'
-            f'[ -n "$__c" ] || {{ echo "Unable to find command \\"{finder}\\" in search paths: {" ".join(args["search_paths"])}" >&2; exit 1; }}\n'
+            f"[ -n \"$__c\" ] || {{ echo {quote(missing)} >&2; exit 1; }}\n"  # quoted: paths are data
             f'"$__c" {tail}'
         )
 
