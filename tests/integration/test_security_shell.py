@@ -347,3 +347,14 @@ def test_get_url_rejects_line_breaks_in_config_values(host: Host) -> None:
     )
     assert result.get("failed") and "line breaks" in result["msg"], result
     assert host.entries() == []
+
+
+def test_sysctl_name_is_data(host: Host) -> None:
+    host.fresh()
+    name = f"kernel.orch$(touch {CANARY})"
+    result = host.module(
+        "sysctl",
+        {"name": name, "value": "1", "sysctl_set": True, "sysctl_file": _path("s.conf"), "reload": False},
+    )
+    assert result.get("failed"), result
+    host.assert_no_injection()

@@ -138,7 +138,7 @@ class Sysctl(Module):
             steps.append(
                 f"__r=0; __o=$(sysctl {ignore}-w {quote(f'{name}={shown}')} 2>&1) || __r=$?\n"
                 f"if [ $__r != 0 ] || printf '%s\\n' \"$__o\" | grep -Eq {quote(_FAILED_RE.pattern)}; then "
-                f'orch_fail "setting {name} failed: $__o"; fi'
+                f'orch_fail {quote(f"setting {name} failed: ")}"$__o"; fi'  # name quoted: data, not code
             )
         if result.content is not None:
             steps.append(

@@ -116,8 +116,9 @@ class Unarchive(Module):
             archive = ""
         attrs = "[ -n \"$want_owner$want_group$want_mode\" ] && orch_attrs_tree"
         if handler == "ZipArchive":
-            extract = (f'command -v unzip >/dev/null || orch_fail "Failed to find handler for \\"{src}\\". '
-                       f'Make sure the required command to extract the file is installed: unzip"\n'
+            missing = (f'Failed to find handler for "{src}". '
+                       "Make sure the required command to extract the file is installed: unzip")
+            extract = (f"command -v unzip >/dev/null || orch_fail {quote(missing)}\n"  # src quoted: data
                        f'unzip -o -q {opts} "$archive" {members} -d "$d"')
         else:
             extract = f'tar -x -C "$d" {opts} -f "$archive" {members}'
