@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from orchestrator import yamlsource
 from orchestrator.errors import TemplateError
 from orchestrator.templating.passwords import password_hash, random_salt
 
@@ -235,6 +236,8 @@ def lookup_file(
                 contents = handle.read()
         except OSError as exc:
             raise TemplateError(f"file lookup: cannot read {path!r}: {exc.strerror}") from None
+        if contents.startswith("$ANSIBLE_VAULT;") and yamlsource.FILE_DECRYPTOR is not None:
+            contents = yamlsource.FILE_DECRYPTOR(contents, path)  # a vaulted file, as Ansible reads it
         if _to_bool(lstrip):
             contents = contents.lstrip()
         if _to_bool(rstrip):
@@ -483,6 +486,7 @@ def lookup_password(ctx: LookupContext, terms: list[Any], **kwargs: Any) -> list
 LOOKUPS: dict[str, Lookup] = {
     "env": lookup_env,
     "file": lookup_file,
+    "unvault": lookup_file,  # file already decrypts vaulted files
     "fileglob": lookup_fileglob,
     "first_found": lookup_first_found,
     "template": lookup_template,

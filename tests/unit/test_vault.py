@@ -237,3 +237,15 @@ def test_write_atomic_never_wider_than_asked(tmp_path: Path) -> None:
 def test_is_encrypted() -> None:
     assert is_encrypted("  $ANSIBLE_VAULT;1.1;AES256\n") and is_encrypted(b"$ANSIBLE_VAULT;1.2;AES256;x")
     assert not is_encrypted("ANSIBLE_VAULT") and not is_encrypted(b"")
+
+
+def test_file_and_unvault_lookups_decrypt(tmp_path: Path) -> None:
+    from orchestrator.templating import Templar
+
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "key.pem").write_text(encrypt_bytes(b"PEM-body-123\n", b"pw-10"))
+    set_keyring(keyring(("default", "pw-10")))
+    templar = Templar(str(tmp_path))
+    assert templar.render("{{ lookup('file', 'key.pem') }}", {}) == "PEM-body-123"
+    assert templar.render("{{ lookup('unvault', 'key.pem') }}", {}) == "PEM-body-123"
+    assert redact.mask("PEM-body-123") == redact.MASK
