@@ -162,7 +162,9 @@ def validate_args(
         if present and len(present) != len(group):
             errors.append(f"parameters are required together: {', '.join(group)}")
     for name, value, requires in spec.required_if:
-        if out.get(name) == value:
+        # As in Ansible, a parameter left to its default counts with that default.
+        current = out[name] if name in out else spec.params[name].default if name in spec.params else None
+        if current == value:
             missing = [n for n in requires if not given(n)]
             if missing:
                 errors.append(f"{name}={value} requires: {', '.join(missing)}")
