@@ -65,9 +65,7 @@ def add_secret(value: Any) -> None:
         if forms <= _secrets:
             return
         _secrets.update(forms)
-        # Longest first, so a secret that contains another is masked whole.
-        ordered = sorted(_secrets, key=len, reverse=True)
-        _pattern = re.compile("|".join(re.escape(s) for s in ordered))
+        _pattern = None  # rebuilt on the next mask(): many secrets learned at once cost one compile
 
 
 def add_secrets_from(data: Any) -> None:
@@ -89,7 +87,20 @@ def note_variable(name: str, value: Any) -> None:
 
 
 def has_secrets() -> bool:
-    return _pattern is not None
+    return bool(_secrets)
+
+
+def _current_pattern() -> re.Pattern[str] | None:
+    global _pattern
+    pattern = _pattern
+    if pattern is None and _secrets:
+        with _lock:
+            if _pattern is None:
+                # Longest first, so a secret that contains another is masked whole.
+                ordered = sorted(_secrets, key=len, reverse=True)
+                _pattern = re.compile("|".join(re.escape(s) for s in ordered))
+            pattern = _pattern
+    return pattern
 
 
 def clear() -> None:
@@ -102,8 +113,10 @@ def clear() -> None:
 
 def mask(text: str) -> str:
     """`text` with every registered secret replaced by MASK."""
-    pattern = _pattern
-    if pattern is None or not text:
+    if not text:
+        return text
+    pattern = _current_pattern()
+    if pattern is None:
         return text
     return pattern.sub(MASK, text)
 
@@ -187,7 +200,7 @@ def mask_lines(lines: Iterable[str]) -> list[str]:
 
 class _MaskFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        if _pattern is not None:
+        if _secrets:
             record.msg = mask(record.getMessage())
             record.args = ()
         return True

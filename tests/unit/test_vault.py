@@ -99,12 +99,17 @@ def test_no_secret_and_corrupt_data() -> None:
 
 
 def test_tampered_ciphertext_fails_hmac() -> None:
+    import binascii
+
+    from orchestrator.vault import format_envelope
+
     text = encrypt_bytes(b"x" * 40, b"pw-4")
-    lines = text.splitlines()
-    last = lines[-1]
-    lines[-1] = last[:-1] + ("0" if last[-1] != "0" else "1")
+    salt, mac, cipher = binascii.unhexlify(parse_envelope(text).payload).split(b"\n")
+    raw = bytearray(binascii.unhexlify(cipher))
+    raw[0] ^= 1  # one flipped bit of ciphertext, the layout still valid
+    inner = b"\n".join([salt, mac, binascii.hexlify(bytes(raw))])
     with pytest.raises(VaultError, match="wrong password"):
-        keyring(("default", "pw-4")).decrypt("\n".join(lines), "t")
+        keyring(("default", "pw-4")).decrypt(format_envelope(binascii.hexlify(inner)), "t")
 
 
 def test_labelled_secret_is_tried_first() -> None:
