@@ -71,10 +71,7 @@ class PlayRunner:
         self.stats = stats
         self.task_filter = task_filter
         self.force_handlers = force_handlers or bool(play.force_handlers)
-        # Roles of `roles:` and import_role export their defaults and vars to the whole play
-        # (Ansible's default, private_role_vars=false); a role's own tasks see its scope on top.
-        defaults, role_vars = exported_role_vars(play)
-        self.frame = play_frame.child(None, role_defaults=defaults, play_vars=role_vars)
+        self.frame = play_frame  # includes the roles' exported vars (see exported_role_vars)
         self.state: dict[str, HostRun] = {h: HostRun() for h in hosts}
         self.batch: list[str] = []  # the serial batch being run
         self._lock = threading.Lock()
@@ -521,7 +518,9 @@ def _roles_in(play: Play) -> Iterator[Role]:
 
 
 def exported_role_vars(play: Play) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(defaults, vars) every task of the play sees from its static roles."""
+    """(defaults, vars) every task of the play sees from its static roles: roles of `roles:` and
+    import_role export them to the whole play (Ansible's default, private_role_vars=false); a
+    role's own tasks see its scope on top."""
     defaults: dict[str, Any] = {}
     role_vars: dict[str, Any] = {}
     for role in _roles_in(play):

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator import __version__
+from orchestrator.errors import OrchError
 from orchestrator.events import Event, Message, PlaybookEnd, PlaybookStart
 from orchestrator.executor.connections import ConnectionPool
-from orchestrator.executor.play_runner import PlayRunner, host_status_for_exit
+from orchestrator.executor.play_runner import PlayRunner, exported_role_vars, host_status_for_exit
 from orchestrator.executor.task_runner import Frame, RunSettings, TaskRunner
 from orchestrator.inventory import Inventory
 from orchestrator.playbook.model import Play, Playbook, Task
@@ -87,13 +88,149 @@ class PlaybookRunner:
             return
         for h in hosts:
             self.host_states.setdefault(h, HostVarState())
+        frame, _ = self.play_scope(play)
+        play_magic = self._play_magic(play, hosts)
+
+        def magic(host: str) -> dict[str, Any]:
+            active = [h for h in hosts if runner_state.get(h) is None or runner_state[h].active]
+            batch = [h for h in play_runner.batch if h in active] if play_runner.batch else active
+            return {
+                **play_magic,
+                "inventory_hostname": host,
+                "inventory_hostname_short": host.split(".")[0],
+                "group_names": self.inventory.group_names(host),
+                "ansible_play_hosts": active,
+                "play_hosts": active,
+                "ansible_play_batch": batch,
+            }
+
+        task_runner = self._task_runner(magic)
+        play_runner = PlayRunner(
+            play,
+            hosts,
+            runner=task_runner,
+            pool=workers,
+            emit=self.emit,
+            stats=self.stats,
+            task_filter=self._tag_filter,
+            force_handlers=self.options.force_handlers,
+            play_frame=frame,
+        )
+        runner_state = play_runner.state
+        play_runner.run()
+
+    def _task_runner(self, magic: Callable[[str], dict[str, Any]]) -> TaskRunner:
+        return TaskRunner(
+            templar=self.templar,
+            lazy_vars=lambda layers: LazyVars(layers, self.templar),
+            pool=self.pool,
+            settings=self.options.settings,
+            host_states=self.host_states,
+            inventory_vars=self._host_inventory_vars,
+            extra_vars=self.options.extra_vars,
+            magic=magic,
+            all_hosts=list(self.inventory.hosts),
+            basedir=self.playbook.basedir,
+        )
+
+    def play_scope(self, play: Play) -> tuple[Frame, dict[int, str]]:
+        """The variable frame every task of the play starts from, and a description of each of
+        its mappings (by id) for `orch explain`. Order inside the play layer, lowest first: play
+        vars, vars_prompt, vars_files, vars of the play's roles (defaults go to the lowest layer)."""
+        where: dict[int, str] = {}
         play_vars = dict(play.options.vars)
-        play_vars.update(self._vars_files(play, play_vars))
-        frame = Frame(
-            options=(play.options,),
-        ).child(None, play_vars=play_vars)
+        where[id(play_vars)] = f"vars of play {play.name!r} ({play.location})"
+        prompted = self._vars_prompt(play)
+        where[id(prompted)] = f"vars_prompt of play {play.name!r}"
+        frame = Frame(options=(play.options,)).child(None, play_vars=play_vars).child(None, play_vars=prompted)
+        for path, values in self._vars_files(play, {**play_vars, **prompted}):
+            where[id(values)] = f"vars_files {path}"
+            frame = frame.child(None, play_vars=values)
+        defaults, role_vars = exported_role_vars(play)
+        where[id(defaults)] = f"defaults of the roles of play {play.name!r}"
+        where[id(role_vars)] = f"vars of the roles of play {play.name!r}"
+        return frame.child(None, role_defaults=defaults, play_vars=role_vars), where
+
+    def explain(self, name: str, host: str) -> tuple[list[tuple[str, str, Any]], Any]:
+        """Where `name` comes from for `host` before the run starts: (layer, where, value) of
+        every source, lowest first (the last one wins), and the templated value in effect (or the
+        error rendering it). Uses the executor's own layer_stack with the scope of the first play
+        that targets the host, so the answer cannot drift from what a run does. Facts, set_fact
+        and register only exist during a run, so they are not shown."""
+        from orchestrator.vars import layer_stack
+
+        frame, where = Frame(), {}
+        hosts = [host]
+        play = None
+        for candidate in self.playbook.plays:
+            pattern = self.templar.render(candidate.hosts, self.options.extra_vars)
+            selected = [h.name for h in self.inventory.select(pattern, self.options.limit)]
+            if host in selected:
+                play, hosts = candidate, selected
+                frame, where = self.play_scope(candidate)
+                break
+        magic = self._play_magic(play, hosts) if play is not None else {"omit": OMIT}
+        magic.update(
+            inventory_hostname=host,
+            inventory_hostname_short=host.split(".")[0],
+            group_names=self.inventory.group_names(host),
+            ansible_play_hosts=hosts,
+            ansible_play_batch=hosts,
+        )
+        stack = layer_stack(
+            scope=frame.scope,
+            inventory=self.inventory.host_vars(host),
+            host_state=HostVarState(),
+            extra=self.options.extra_vars,
+            magic=magic,
+        )
+        fixed = {"extra vars": "-e / --extra-vars", "magic": "magic variable (set by orch, cannot be overridden)"}
+        sources: list[tuple[str, str, Any]] = []
+        for layer, values in stack:
+            if name not in values:
+                continue
+            if layer == "inventory":
+                sources.extend(("inventory", w, v) for w, v in self.inventory.vars_origin(host, name))
+            else:
+                sources.append((layer, where.get(id(values), fixed.get(layer, layer)), values[name]))
+        if not sources:
+            return sources, None
+        try:
+            value = LazyVars([values for _, values in stack], self.templar)[name]
+        except OrchError as exc:
+            value = exc
+        return sources, value
+
+    def _vars_prompt(self, play: Play) -> dict[str, Any]:
+        """Ask only when a terminal is there and -e did not already give the value; otherwise
+        the prompt's default (Ansible would block on a closed stdin)."""
+        values: dict[str, Any] = {}
+        for prompt in play.vars_prompt:
+            if prompt.name in self.options.extra_vars:
+                continue
+            if sys.stdin.isatty():
+                import getpass
+
+                default = f" [{prompt.default}]" if prompt.default is not None else ""
+                ask = getpass.getpass if prompt.private else input
+                answer = ask(f"{prompt.prompt}{default}: ")
+                values[prompt.name] = answer if answer != "" or prompt.default is None else prompt.default
+            elif prompt.default is not None:
+                values[prompt.name] = prompt.default
+            else:
+                from orchestrator.errors import PlaybookError
+
+                raise PlaybookError(
+                    f"vars_prompt {prompt.name!r} has no default and there is no terminal to ask on; "
+                    f"pass it with -e {prompt.name}=...",
+                    play.location,
+                )
+        return values
+
+    def _play_magic(self, play: Play, hosts: list[str]) -> dict[str, Any]:
+        """The magic variables that are the same for every host of the play."""
         groups = self.inventory.groups_map()
-        play_magic: dict[str, Any] = {
+        return {
             "groups": groups,
             "ansible_play_hosts_all": hosts,
             "ansible_play_name": play.name,
@@ -111,45 +248,6 @@ class PlaybookRunner:
             "omit": OMIT,
         }
 
-        def magic(host: str) -> dict[str, Any]:
-            active = [h for h in hosts if runner_state.get(h) is None or runner_state[h].active]
-            batch = [h for h in play_runner.batch if h in active] if play_runner.batch else active
-            return {
-                **play_magic,
-                "inventory_hostname": host,
-                "inventory_hostname_short": host.split(".")[0],
-                "group_names": self.inventory.group_names(host),
-                "ansible_play_hosts": active,
-                "play_hosts": active,
-                "ansible_play_batch": batch,
-            }
-
-        task_runner = TaskRunner(
-            templar=self.templar,
-            lazy_vars=lambda layers: LazyVars(layers, self.templar),
-            pool=self.pool,
-            settings=self.options.settings,
-            host_states=self.host_states,
-            inventory_vars=self._host_inventory_vars,
-            extra_vars=self.options.extra_vars,
-            magic=magic,
-            all_hosts=list(self.inventory.hosts),
-            basedir=self.playbook.basedir,
-        )
-        play_runner = PlayRunner(
-            play,
-            hosts,
-            runner=task_runner,
-            pool=workers,
-            emit=self.emit,
-            stats=self.stats,
-            task_filter=self._tag_filter,
-            force_handlers=self.options.force_handlers,
-            play_frame=frame,
-        )
-        runner_state = play_runner.state
-        play_runner.run()
-
     def _host_inventory_vars(self, host: str) -> Mapping[str, Any]:
         cached = self._inventory_vars.get(host)
         if cached is None:
@@ -157,9 +255,12 @@ class PlaybookRunner:
             self._inventory_vars[host] = cached
         return cached
 
-    def _vars_files(self, play: Play, play_vars: Mapping[str, Any]) -> dict[str, Any]:
+    def _vars_files(self, play: Play, play_vars: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """(path, values) of each vars_files entry (the first existing file of a list)."""
+        from orchestrator.errors import PlaybookError
         from orchestrator.inventory import read_vars_file
 
+        loaded: list[tuple[str, dict[str, Any]]] = []
         merged: dict[str, Any] = {}
         variables = LazyVars([play_vars, merged, self.options.extra_vars], self.templar)
         for entry in play.vars_files:
@@ -168,13 +269,13 @@ class PlaybookRunner:
                 path = str(self.templar.render(candidate, variables))
                 full = path if os.path.isabs(path) else os.path.join(self.playbook.basedir, path)
                 if os.path.exists(full):
-                    merged.update(read_vars_file(full))
+                    values = dict(read_vars_file(full))
+                    merged.update(values)
+                    loaded.append((full, values))
                     break
             else:
-                from orchestrator.errors import PlaybookError
-
                 raise PlaybookError(f"vars_files: none of {candidates} found", play.location)
-        return merged
+        return loaded
 
     def _tag_filter(self, task: Task, frame: Frame) -> bool:
         return tags_match(frame.tags(task.options), self.options.tags, self.options.skip_tags)
