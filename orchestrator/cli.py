@@ -40,6 +40,16 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         self.exit(EXIT_BAD_OPTIONS, f"{self.prog}: error: {message}\n")
 
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:  # type: ignore[override]
+        parsed, extras = super().parse_known_args(args, namespace)
+        # argparse (3.11) leaves an optional positional unfilled when it follows options
+        # (`orch explain VAR --host h1 site.yml`): take it from the leftovers.
+        for action in self._actions:
+            unfilled = action.nargs == "?" and not action.option_strings and getattr(parsed, action.dest, None) is None
+            if unfilled and extras and not extras[0].startswith("-"):
+                setattr(parsed, action.dest, extras.pop(0))
+        return parsed, extras
+
 
 def _inventory_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -129,6 +139,16 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--host", metavar="NAME", help="one host's variables as JSON")
     add_vault_args(inv)
     inv.set_defaults(func=cmd_inventory)
+
+    explain = sub.add_parser("explain", help="show a variable's value for a host and where it comes from")
+    explain.add_argument("variable", help="variable name")
+    explain.add_argument("playbook", nargs="?", help="playbook whose play vars, vars_files and roles count")
+    explain.add_argument("--host", required=True, help="inventory host name")
+    _inventory_args(explain)
+    explain.add_argument("-l", "--limit", help="limit hosts as `orch play` would")
+    explain.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS", help="as for play")
+    add_vault_args(explain)
+    explain.set_defaults(func=cmd_explain)
 
     try:
         from orchestrator.lab.cli import register as register_lab
@@ -333,6 +353,37 @@ def cmd_inventory(args: argparse.Namespace) -> int:
             raise OrchError(f"no host named {args.host!r} in the inventory")
         host_vars = redact.scrub(inventory_host_vars(inventory, args.host))
         print(json.dumps(host_vars, indent=4, sort_keys=True, default=str))
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """`orch explain VAR --host H [playbook]`: every layer defining VAR, lowest first, and the winner."""
+    from orchestrator.playbook.loader import load_playbook
+    from orchestrator.playbook.model import Playbook
+
+    extra = parse_extra_vars(args.extra_vars)
+    inventory = _load_inventory(args)
+    if inventory.get_host(args.host) is None:
+        raise OrchError(f"no host named {args.host!r} in the inventory")
+    if args.playbook:
+        playbook = load_playbook(args.playbook, extra_vars=extra)
+    else:
+        playbook = Playbook(path=os.path.join(os.getcwd(), "<no playbook>"), plays=[])
+    options = RunOptions(limit=args.limit, extra_vars=extra)
+    runner = PlaybookRunner(playbook, inventory, options, lambda event: None)
+    sources, value = runner.explain(args.variable, args.host)
+    if not sources:
+        print(f"{args.variable} is not defined for {args.host} (before the run: facts, set_fact and "
+              "register are only known while a playbook runs)")
+        return 1
+    shown = f"error: {value}" if isinstance(value, OrchError) else json.dumps(redact.scrub(value), default=str)
+    layer, where, _ = sources[-1]
+    print(f"{args.variable} = {shown}")
+    print(f"  from the {layer} layer: {where}")
+    if len(sources) > 1:
+        print("  overrides (lowest precedence first):")
+        for layer, where, raw in sources[:-1]:
+            print(f"    {layer}: {where} = {json.dumps(redact.scrub(raw), default=str)}")
     return 0
 
 
