@@ -151,7 +151,7 @@ def test_deploy_lock_held_stops_deploy_and_force_breaks_it(fleet: tuple[LabSessi
     lab.ssh(1, "mkdir /opt/demo/.deploy.lock && echo who=alice > /opt/demo/.deploy.lock/info", check=True)
     held = play(inventory, "deploy.yml", "-e", "app_version=2.0.0", "--limit", "h1")
     assert held.returncode == 2, explain(held)
-    assert "deploy lock /opt/demo/.deploy.lock is held (who=alice )" in held.stdout
+    assert "deploy lock /opt/demo/.deploy.lock is held (who=alice)" in held.stdout
     assert "-e deploy_force=true" in held.stdout
     assert '"version":"1.0.0"' in health(lab, 1)  # nothing was deployed
     forced = play(

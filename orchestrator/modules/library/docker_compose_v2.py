@@ -128,6 +128,19 @@ class DockerComposeV2(Module):
             ) from None
         # Check mode predicts from labels; a real run reads what Compose reports it did.
         actions = predict(args, parts, containers) if ctx.check_mode else parse_events(result.err)
+        if has_changes(actions) and ctx.diff_mode:
+            ctx.add_diff(
+                "".join(f"{c.get('Name')}: {c.get('State')} {c.get('Image')}\n" for c in containers)
+                if ctx.check_mode
+                else "",
+                "".join(
+                    f"{a['what']} {a['id']}: {a['status']}\n"
+                    for a in actions
+                    if a["status"] in CHANGE_STATUSES
+                ),
+                "containers before",
+                "what Compose did" if not ctx.check_mode else "what Compose would do",
+            )
         data: dict[str, Any] = {
             "changed": has_changes(actions),
             "actions": actions,

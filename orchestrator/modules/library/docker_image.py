@@ -127,6 +127,13 @@ class DockerImage(Module):
             changed = bool(actions)
         elif changed:
             actions.append(_verb(source, ref, args) if not before else f"Would tag {ref} as {repo_ref}")
+        if changed and ctx.diff_mode:
+            ctx.add_diff(
+                f"{ref}: {before or 'absent'}\n",
+                "".join(f"{action}\n" for action in actions),
+                "image before",
+                "image after",
+            )
         return {"changed": changed, "image": image, "actions": actions}
 
     @staticmethod
