@@ -12,8 +12,10 @@ on each host with curl over the system ssh client, independent of orch.
 
 from __future__ import annotations
 
+import gzip
 import re
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from subprocess import CompletedProcess
@@ -175,3 +177,56 @@ def test_health_reports_an_unhealthy_host(fleet: tuple[LabSession, Path]) -> Non
         assert recap(report)["h2"]["failed"] == 1 and recap(report)["h1"]["failed"] == 0
     finally:
         lab.ssh(2, "docker start demo-app-1", check=True)
+
+
+def test_backup_restore_and_maintenance(fleet: tuple[LabSession, Path], tmp_path: Path) -> None:
+    lab, inventory = fleet
+    sqlite = ("-e", "app_db_type=sqlite", "--limit", "h1")
+    boot = play(inventory, "bootstrap.yml", *sqlite)  # installs sqlite3, renders the sqlite backup script
+    assert boot.returncode == 0, explain(boot)
+    lab.ssh(
+        1,
+        "sqlite3 /opt/demo/data/app.db 'create table t(x); insert into t values (1), (2), (3);'",
+        check=True,
+    )
+
+    backup = play(inventory, "backup.yml", *sqlite, "-e", f"backup_fetch_dir={tmp_path}")
+    assert backup.returncode == 0, explain(backup)
+    [copy] = (tmp_path / "h1").glob("demo-sqlite-*.db.gz")
+    assert copy.stat().st_mode & 0o777 == 0o600
+    restored_here = tmp_path / "check.db"
+    restored_here.write_bytes(gzip.decompress(copy.read_bytes()))
+    with sqlite3.connect(restored_here) as db:
+        assert [r[0] for r in db.execute("select x from t order by x")] == [1, 2, 3]
+    on_host = lab.ssh(
+        1, f"ls /opt/demo/backups/{copy.name} && stat -c %a /opt/demo/backups/{copy.name}", check=True
+    )
+    assert on_host.stdout.strip().endswith("600")
+
+    lab.ssh(1, "sqlite3 /opt/demo/data/app.db 'delete from t; insert into t values (42);'", check=True)
+    restore = play(inventory, "restore.yml", *sqlite, "-e", "restore_backup=latest")
+    assert restore.returncode == 0, explain(restore)
+    assert lab.ssh(1, "sqlite3 /opt/demo/data/app.db 'select x from t'", check=True).stdout.split() == [
+        "1",
+        "2",
+        "3",
+    ]
+    assert (
+        "42"
+        in lab.ssh(1, "sqlite3 /opt/demo/data/app.db.before-restore 'select x from t'", check=True).stdout
+    )
+    assert (
+        " restore app=demo backup=/opt/demo/backups/"
+        in lab.ssh(1, "tail -n 1 /var/log/demo-deploy.log").stdout
+    )
+    missing = play(inventory, "restore.yml", *sqlite, "-e", "restore_backup=nope.db.gz")
+    assert missing.returncode == 2 and "no backup nope.db.gz in /opt/demo/backups" in missing.stdout
+
+    on = play(inventory, "maintenance.yml", "--limit", "h1", "-e", "maintenance_mode=on")
+    assert on.returncode == 0, explain(on)
+    assert health(lab, 1) == ""  # the app is stopped
+    assert "reason=maintenance" in lab.ssh(1, "cat /opt/demo/shared/MAINTENANCE", check=True).stdout
+    off = play(inventory, "maintenance.yml", "--limit", "h1", "-e", "maintenance_mode=off")
+    assert off.returncode == 0, explain(off)
+    assert '"status":"ok"' in health(lab, 1)
+    assert lab.ssh(1, "test -e /opt/demo/shared/MAINTENANCE").returncode == 1

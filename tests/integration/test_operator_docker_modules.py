@@ -103,7 +103,10 @@ def test_docker_image_cycle(docker_host: tuple[LabSession, Path, Path], tmp_path
     assert sh(lab, "docker images -q demo/app:current") == ""
     assert changed(play(inventory, tmp_path, absent)) == 0
     missing = play(inventory, tmp_path, "    - community.docker.docker_image: {name: nope, source: local}\n")
-    assert missing.returncode == 2 and "image nope:latest does not exist locally" in missing.stdout + missing.stderr
+    assert (
+        missing.returncode == 2
+        and "image nope:latest does not exist locally" in missing.stdout + missing.stderr
+    )
 
 
 def test_docker_compose_v2_cycle(docker_host: tuple[LabSession, Path, Path], tmp_path: Path) -> None:
