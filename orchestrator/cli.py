@@ -298,21 +298,30 @@ def cmd_play(args: argparse.Namespace) -> int:
 def _print_listing(
     playbook: Any, inventory: Any, args: argparse.Namespace, iter_tasks: Any, list_tags: Any
 ) -> None:
+    """--list-hosts / --list-tasks / --list-tags, in ansible-playbook's layout."""
+    from orchestrator.executor.runner import listed_tasks
+
     print(f"\nplaybook: {playbook.path}")
-    for play in playbook.plays:
+    for number, play in enumerate(playbook.plays, 1):
         hosts = inventory.select(play.hosts, args.limit)
-        print(f"\n  play #{playbook.plays.index(play) + 1} ({play.hosts}): {play.name}")
+        play_tags = ",".join(sorted(play.options.tags))
+        print(f"\n  play #{number} ({play.hosts}): {play.name}\tTAGS: [{play_tags}]")
         if args.list_hosts:
-            print(f"    pattern: {play.hosts!r}\n    hosts ({len(hosts)}):")
+            print(f"    pattern: {play.hosts.split(',')!r}\n    hosts ({len(hosts)}):")
             for host in hosts:
                 print(f"      {host.name}")
+        # ansible-playbook: --list-tags without --tags/--skip-tags counts `never` tasks too
+        tags, skip = _split_tags(args.tags), _split_tags(args.skip_tags)
+        if args.list_tags and not (tags or skip):
+            tags = ["never", "all"]
+        tasks = listed_tasks(play, tags, skip)
         if args.list_tasks:
             print("    tasks:")
-            for task in iter_tasks(play):
-                tags = sorted(task.options.tags)
-                print(f"      {task.display_name}\tTAGS: [{', '.join(tags)}]")
+            for name, tags in tasks:
+                print(f"      {name}\tTAGS: [{', '.join(tags)}]")
         if args.list_tags:
-            print(f"      TASK TAGS: [{', '.join(sorted(list_tags(play)))}]")
+            all_tags = sorted(set(play.options.tags).union(*(set(tags) for _, tags in tasks)))
+            print(f"      TASK TAGS: [{', '.join(all_tags)}]")
 
 
 def cmd_run(args: argparse.Namespace) -> int:

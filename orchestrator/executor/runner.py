@@ -21,7 +21,7 @@ from orchestrator.executor.connections import ConnectionPool
 from orchestrator.executor.play_runner import PlayRunner, exported_role_vars, host_status_for_exit
 from orchestrator.executor.task_runner import Frame, RunSettings, TaskRunner
 from orchestrator.inventory import Inventory
-from orchestrator.playbook.model import Play, Playbook, Task
+from orchestrator.playbook.model import Block, Play, Playbook, Task
 from orchestrator.results import HostStats
 from orchestrator.templating import OMIT, LazyVars, Templar
 from orchestrator.vars import HostVarState
@@ -281,23 +281,49 @@ class PlaybookRunner:
         return tags_match(frame.tags(task.options), self.options.tags, self.options.skip_tags)
 
 
+def listed_tasks(play: Play, tags: list[str], skip_tags: list[str]) -> list[tuple[str, list[str]]]:
+    """(name, effective tags) of the tasks --list-tasks shows, as ansible-playbook does: tags
+    inherited from the play, roles and blocks; filtered by --tags and --skip-tags."""
+    from orchestrator.playbook.roles import role_task_tree
+
+    out: list[tuple[str, list[str]]] = []
+
+    def walk(items: list[Task | Block], inherited: set[str]) -> None:
+        for item in items:
+            if isinstance(item, Block):
+                walk([*item.block, *item.rescue, *item.always], inherited | set(item.options.tags))
+                continue
+            effective = inherited | set(item.options.tags)
+            if tags_match(effective, tags or ["all"], skip_tags):
+                out.append((item.display_name, sorted(effective)))
+
+    play_tags = set(play.options.tags)
+    walk(play.pre_tasks, play_tags)
+    for role in play.roles:
+        walk(role_task_tree(role), play_tags | set(role.options.tags))
+    walk(play.tasks, play_tags)
+    walk(play.post_tasks, play_tags)
+    return out
+
+
 def tags_match(tags: set[str], run: list[str], skip: list[str]) -> bool:
-    """Ansible's tag selection, with `always`, `never`, `tagged`, `untagged` and `all`."""
+    """Ansible's tag selection (Taggable.evaluate_tags): `always`, `never`, `tagged`,
+    `untagged` and `all`; a task without tags counts as tagged `untagged`."""
+    effective = set(tags) or {"untagged"}
     run_set, skip_set = set(run or ["all"]), set(skip)
-    if skip_set:
-        if "all" in skip_set and "always" not in tags:
-            return False
-        if tags & skip_set or ("tagged" in skip_set and tags) or ("untagged" in skip_set and not tags):
-            return False
-    if "always" in tags and "always" not in skip_set:
-        return True
-    if "never" in tags and not (tags - {"never"}) & run_set:
-        return False
-    if "all" in run_set:
-        return True
-    return (
-        bool(tags & run_set) or ("tagged" in run_set and bool(tags)) or ("untagged" in run_set and not tags)
+    untagged = effective == {"untagged"}
+    should_run = (
+        "always" in effective
+        or ("all" in run_set and "never" not in effective)
+        or bool(effective & run_set)
+        or ("tagged" in run_set and not untagged and "never" not in effective)
     )
+    if should_run and skip_set:
+        if "all" in skip_set:
+            should_run = "always" in effective and "always" not in skip_set
+        elif effective & skip_set or ("tagged" in skip_set and not untagged):
+            should_run = False
+    return should_run
 
 
 def interrupted_message() -> None:
