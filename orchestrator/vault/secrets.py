@@ -15,6 +15,7 @@ from __future__ import annotations
 import getpass
 import os
 import subprocess
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -23,6 +24,13 @@ from orchestrator.errors import SourceLocation, VaultError
 from orchestrator.vault.format import DEFAULT_ID, Envelope, WrongPassword, decrypt_payload, parse_envelope
 
 _HINT = "give one with --vault-password-file, --vault-id, --ask-vault-pass or ORCH_VAULT_PASSWORD"
+
+
+def ask(prompt: str) -> str:
+    """A hidden prompt on a terminal; from a pipe (scripts, CI, tests) one line of stdin."""
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 @dataclass(frozen=True)
@@ -100,7 +108,7 @@ def split_vault_id(value: str) -> tuple[str, str]:
 
 
 def read_password_source(
-    source: str, vault_id: str = DEFAULT_ID, prompt: Callable[[str], str] = getpass.getpass
+    source: str, vault_id: str = DEFAULT_ID, prompt: Callable[[str], str] = ask
 ) -> VaultSecret:
     """One secret from `prompt`, a password file, or an executable that prints the password."""
     if source == "prompt":
@@ -140,7 +148,7 @@ def build_keyring(
     vault_ids: Iterable[str] = (),
     ask: bool = False,
     environ: Mapping[str, str] | None = None,
-    prompt: Callable[[str], str] = getpass.getpass,
+    prompt: Callable[[str], str] = ask,
 ) -> Keyring:
     """Every secret the options and the environment name, in that order."""
     env = os.environ if environ is None else environ
