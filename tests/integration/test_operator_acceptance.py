@@ -16,6 +16,7 @@ import gzip
 import re
 import shutil
 import sqlite3
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from subprocess import CompletedProcess
@@ -94,6 +95,28 @@ def test_acceptance_scenario(fleet: tuple[LabSession, Path]) -> None:
         assert env.stdout.startswith("600 root\n") and "Docker Compose version 2." in env.stdout
     # The .env holds a secret; it is never shown.
     assert "lab-secret-not-for-production" not in first.stdout + again.stdout
+    # The admin from group_vars logs in with its key and has sudo; sshd refuses passwords now.
+    assert lab.ssh(1, "sudo -n id -u", user="orchadmin", check=True).stdout.strip() == "0"
+    password_login = subprocess.run(
+        [
+            "ssh",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "PubkeyAuthentication=no",
+            "-o",
+            "PreferredAuthentications=password",
+            "-o",
+            f"UserKnownHostsFile={lab.known_hosts_path}",
+            f"ops@{lab.address(1)}",
+            "true",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+    assert password_login.returncode == 255 and "Permission denied (publickey)" in password_login.stderr
 
     v1 = play(inventory, "deploy.yml", "-e", "app_version=1.0.0")
     assert v1.returncode == 0, explain(v1)
