@@ -121,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--list-tasks", action="store_true", help="list the tasks and stop")
     play.add_argument("--list-tags", action="store_true", help="list the tags and stop")
     play.add_argument("--syntax-check", action="store_true", help="validate the playbook and stop")
+    play.add_argument("--start-at-task", metavar="NAME", help="start at the first task with this name (glob)")
+    play.add_argument("--step", action="store_true", help="confirm each task before it runs")
     play.set_defaults(func=cmd_play)
 
     run = sub.add_parser("run", help="run one module on hosts (ad-hoc)")
@@ -262,12 +264,22 @@ def _execute(
         force_handlers=force_handlers,
         verbosity=args.verbose,
         settings=_settings(args),
+        start_at_task=getattr(args, "start_at_task", None),
+        step=_ask_step if getattr(args, "step", False) else None,
     )
     emit, close = _reporters(args, adhoc)
     try:
         return PlaybookRunner(playbook, inventory, options, emit).run()
     finally:
         close()
+
+
+def _ask_step(task_name: str) -> str:
+    """--step: ansible-playbook's question before each task."""
+    sys.stdout.write(f"Perform task: TASK: {task_name} (N)o/(y)es/(c)ontinue: ")
+    sys.stdout.flush()
+    answer = sys.stdin.readline()
+    return answer.strip() or "n"  # Enter (or end of input) means no, as in Ansible
 
 
 def _split_tags(values: Sequence[str]) -> list[str]:

@@ -230,7 +230,16 @@ class PlayRunner:
             return failed
         if len(hosts) == 1:
             return self._record(task, hosts[0], self.runner.run(hosts[0], task, frame), frame, batch)
-        futures = {h: self.pool.submit(self.runner.run, h, task, frame) for h in hosts}
+        run = self.runner.run
+        throttle = frame.keyword("throttle", task.options)
+        if throttle not in (None, "", 0, "0"):
+            gate = threading.BoundedSemaphore(int(throttle))  # at most N hosts run this task at once
+
+            def run(host: str, task: Task, frame: Frame) -> HostOutcome:
+                with gate:
+                    return self.runner.run(host, task, frame)
+
+        futures = {h: self.pool.submit(run, h, task, frame) for h in hosts}
         recorded = [self._record(task, h, future.result(), frame, batch) for h, future in futures.items()]
         return any(recorded)
 

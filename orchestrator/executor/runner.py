@@ -6,8 +6,10 @@ executes plays and emits events; reporters render them. Exit codes are ansible-p
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +44,9 @@ class RunOptions:
     tags: list[str] = field(default_factory=lambda: ["all"])
     skip_tags: list[str] = field(default_factory=list)
     force_handlers: bool = False
+    start_at_task: str | None = None  # skip tasks until one whose name matches (fnmatch)
+    # --step: asked before each task with its name; answers "y" (run), "n" (skip), "c" (run all)
+    step: Callable[[str], str] | None = None
     verbosity: int = 0
     settings: RunSettings = field(default_factory=RunSettings)
 
@@ -59,6 +64,9 @@ class PlaybookRunner:
         self.stats: dict[str, HostStats] = {}
         self.host_states: dict[str, HostVarState] = {}
         self._inventory_vars: dict[str, Mapping[str, Any]] = {}
+        self._select_lock = threading.Lock()
+        self._start_at = options.start_at_task
+        self._stepping = options.step is not None
         inventory.add_vars_dir(playbook.basedir)
 
     def run(self) -> int:
@@ -278,7 +286,20 @@ class PlaybookRunner:
         return loaded
 
     def _tag_filter(self, task: Task, frame: Frame) -> bool:
-        return tags_match(frame.tags(task.options), self.options.tags, self.options.skip_tags)
+        """Whether a task runs: tags first, then --start-at-task, then --step (as Ansible)."""
+        if not tags_match(frame.tags(task.options), self.options.tags, self.options.skip_tags):
+            return False
+        with self._select_lock:
+            if self._start_at is not None:
+                if not _name_matches(task, self._start_at):
+                    return False
+                self._start_at = None  # found: everything after runs, in later plays too
+            if self._stepping and self.options.step is not None:
+                answer = self.options.step(task.display_name).strip().lower()
+                if answer.startswith("c"):
+                    self._stepping = False
+                return not answer.startswith("n")
+        return True
 
 
 def listed_tasks(play: Play, tags: list[str], skip_tags: list[str]) -> list[tuple[str, list[str]]]:
@@ -304,6 +325,11 @@ def listed_tasks(play: Play, tags: list[str], skip_tags: list[str]) -> list[tupl
     walk(play.tasks, play_tags)
     walk(play.post_tasks, play_tags)
     return out
+
+
+def _name_matches(task: Task, pattern: str) -> bool:
+    names = [n for n in (task.name, task.display_name) if n]
+    return any(n == pattern or fnmatch.fnmatchcase(n, pattern) for n in names)
 
 
 def tags_match(tags: set[str], run: list[str], skip: list[str]) -> bool:

@@ -327,7 +327,7 @@ def _warn_yaml11_args(s: Session, action: Action, args: Mapping[str, Any]) -> No
     for key, value in args.items():
         loc = location_of(key)
         param = spec.params.get(names.get(key, ""))
-        if not isinstance(value, bool) or loc is None or param is None or param.type not in ("str", "path"):
+        if not isinstance(value, bool) or loc is None or param is None or param.type not in ("str", "path", "raw"):
             continue
         later = [pos for pos in key_locs if pos > (loc.line, loc.col)]
         before = SourceLocation(loc.path, *later[0]) if later else None
