@@ -26,21 +26,20 @@ orch_proc_sockets() {
   cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p=":$__hex" -v s="$2" '
     NR > 0 && $4 == s && substr($2, length($2) - 4) == p { n++ } END { print n + 0 }'
 }
+# Connect to the port; with a regex, also read what the server sends (one curl call).
+# A successful probe of a remote port lasts connect_timeout: curl waits for more data.
 orch_port_open() {
-  # The host itself: its listening sockets answer at once (a probe would wait for a banner).
-  if [ "$local" = 1 ] && [ -r /proc/net/tcp ]; then
+  if [ "$local" = 1 ] && [ -z "$regex" ] && [ -r /proc/net/tcp ]; then
+    # The host itself: its listening sockets answer at once.
     [ "$(orch_proc_sockets "$port" 0A)" -gt 0 ]
   elif command -v curl >/dev/null 2>&1; then
-    __p=$(curl -s -o /dev/null --connect-timeout "$connect_timeout" --max-time "$connect_timeout" \
-      -w '%{remote_port}' "telnet://$host_url:$port" </dev/null 2>/dev/null)
-    [ -n "$__p" ] && [ "$__p" != 0 ]
+    __o=$(curl -s --connect-timeout "$connect_timeout" --max-time "$connect_timeout" \
+      -w '\n@@port=%{remote_port}' "telnet://$host_url:$port" </dev/null 2>/dev/null)
+    case "$__o" in *"@@port=0"|"") return 1 ;; esac
+    [ -z "$regex" ] || printf '%s\n' "$__o" | grep -Eq -- "$regex"
   else
     [ "$(orch_proc_sockets "$port" 0A)" -gt 0 ]
   fi
-}
-orch_banner_matches() {
-  curl -s --connect-timeout "$connect_timeout" --max-time "$connect_timeout" "telnet://$host_url:$port" </dev/null 2>/dev/null \
-    | grep -Eq -- "$regex"
 }
 orch_check() {
   case "$mode:$state" in
@@ -48,10 +47,8 @@ orch_check() {
       [ -e "$path" ] || return 1
       [ -z "$regex" ] || grep -Eq -- "$regex" "$path" 2>/dev/null ;;
     path:absent|path:stopped) [ ! -e "$path" ] ;;
-    port:present|port:started)
-      orch_port_open || return 1
-      [ -z "$regex" ] || orch_banner_matches ;;
-    port:absent|port:stopped) ! orch_port_open ;;
+    port:present|port:started) orch_port_open ;;
+    port:absent|port:stopped) regex= orch_port_open && return 1; return 0 ;;
     port:drained) [ "$(orch_proc_sockets "$port" 01)" -eq 0 ] ;;
     none:*) return 0 ;;
   esac
