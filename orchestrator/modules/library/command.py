@@ -139,7 +139,7 @@ class Command(CommandBase):
 
 
 _VAR = re.compile(r"\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})")
-_TILDE = re.compile(r"^~[A-Za-z0-9_.-]*(?=/|$)")
+_TILDE = re.compile(r"^~[A-Za-z0-9_.-]*(?:/|$)")
 
 
 def expand_word(word: str) -> str:
@@ -156,7 +156,8 @@ def expand_word(word: str) -> str:
         if m.start() > pos:
             out.append(quote(word[pos : m.start()]))
         name = m.group(1) or m.group(2)
-        out.append(f'"${{{name}-\\{m.group(0)}}}"')
+        literal = m.group(0).replace("$", "\\$").replace("}", "\\}")  # kept as is when unset
+        out.append(f'"${{{name}-{literal}}}"')
         pos = m.end()
     if pos < len(word) or not out:
         out.append(quote(word[pos:]))
