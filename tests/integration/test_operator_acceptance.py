@@ -1,7 +1,7 @@
 """The operator playbook library's acceptance scenario (issue 5), on a fleet of 3 real lab hosts.
 
-One fleet for the whole module (the scenario is a story: each step starts where the last one
-left the hosts), its own lab slot so nothing else disturbs it. Steps, as an operator runs them:
+One fleet (operator_fleet in tests/integration/conftest.py; the scenario is a story: each step starts where
+the last one left the hosts), its own lab slot so nothing else disturbs it. Steps, as an operator runs them:
 
     bootstrap (rc 0, then changed=0) -> deploy 1.0.0 -> deploy 2.0.0 -> deploy broken (rc 2, every
     host rolled back to 2.0.0) -> rollback (1.0.0) -> patch -> health (table, rc 0)
@@ -14,35 +14,22 @@ from __future__ import annotations
 
 import gzip
 import re
-import shutil
 import sqlite3
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from subprocess import CompletedProcess
 
 import pytest
 
-from orchestrator.lab.testing import REPO_ROOT, LabSession, lab_unavailable_reason, open_lab_session, run_orch
+from orchestrator.lab.testing import REPO_ROOT, LabSession, run_orch
 
 PLAYBOOKS = REPO_ROOT / "playbooks"
 pytestmark = pytest.mark.lab
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LabSession, Path]]:
-    """3 lab hosts and an inventory dir like inventories/lab: the repo's group_vars + hosts.yml."""
-    if lab_unavailable_reason():
-        pytest.skip(str(lab_unavailable_reason()))
-    if shutil.which("cc") is None:
-        pytest.skip("the demo app image is compiled on the controller: needs cc (gcc + libc6-dev)")
-    inventory = tmp_path_factory.mktemp("operator") / "inventories" / "lab"
-    shutil.copytree(REPO_ROOT / "inventories" / "lab" / "group_vars", inventory / "group_vars")
-    session = open_lab_session(3, inventory)
-    try:
-        yield session, inventory
-    finally:
-        session.close()
+def fleet(operator_fleet: tuple[LabSession, Path]) -> tuple[LabSession, Path]:
+    return operator_fleet
 
 
 def play(inventory: Path, playbook: str, *extra: str) -> CompletedProcess[str]:

@@ -9,51 +9,51 @@ bad input -> a clear error with file:line before any host is contacted.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from subprocess import CompletedProcess
 
 import pytest
 
-from orchestrator.lab.testing import REPO_ROOT, LabSession, lab_unavailable_reason, open_lab_session, run_orch
+from orchestrator.lab.testing import REPO_ROOT, LabSession, run_orch
 
 pytestmark = pytest.mark.lab
 BUILD = REPO_ROOT / "playbooks" / "files" / "demo-app" / "build_image.py"
 
 
 @pytest.fixture(scope="module")
-def docker_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LabSession, Path, Path]]:
-    """One lab host with Docker running (playbooks/docker.yml) and the demo images on the controller."""
-    if lab_unavailable_reason():
-        pytest.skip(str(lab_unavailable_reason()))
-    if shutil.which("cc") is None:
-        pytest.skip("the demo app image is compiled on the controller: needs cc (gcc + libc6-dev)")
-    base = tmp_path_factory.mktemp("docker-modules")
-    inventory = base / "inventory"
-    shutil.copytree(REPO_ROOT / "inventories" / "lab" / "group_vars", inventory / "group_vars")
-    images = base / "images"
+def docker_host(
+    operator_fleet: tuple[LabSession, Path], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[LabSession, Path, Path]:
+    """The shared operator fleet limited to h3, with Docker running (playbooks/docker.yml: a no-op
+    after the acceptance scenario's bootstrap) and images `modtest:1.0.0` / `:2.0.0` built offline
+    (their own repository, so the demo app deployed on the host is never touched)."""
+    lab, inventory = operator_fleet
+    images = tmp_path_factory.mktemp("docker-images")
     for version in ("1.0.0", "2.0.0"):
         subprocess.run(
-            [sys.executable, str(BUILD), version, "--out", str(images)], check=True, capture_output=True
+            [sys.executable, str(BUILD), version, "--out", str(images), "--repo", "modtest"],
+            check=True,
+            capture_output=True,
         )
-    session = open_lab_session(1, inventory)
-    try:
-        setup = run_orch(
-            "play", str(REPO_ROOT / "playbooks" / "docker.yml"), "-i", str(inventory), timeout=900
-        )
-        assert setup.returncode == 0, setup.stdout + setup.stderr
-        yield session, inventory, images
-    finally:
-        session.close()
+    setup = run_orch(
+        "play",
+        str(REPO_ROOT / "playbooks" / "docker.yml"),
+        "-i",
+        str(inventory),
+        "--limit",
+        "h3",
+        timeout=900,
+    )
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    return lab, inventory, images
 
 
 def play(inventory: Path, tmp_path: Path, tasks: str, *extra: str) -> CompletedProcess[str]:
     path = tmp_path / "play.yml"
     path.write_text("- hosts: all\n  gather_facts: false\n  tasks:\n" + tasks)
-    return run_orch("play", str(path), "-i", str(inventory), *extra, timeout=600)
+    return run_orch("play", str(path), "-i", str(inventory), "--limit", "h3", *extra, timeout=600)
 
 
 def changed(result: CompletedProcess[str]) -> int:
@@ -63,31 +63,33 @@ def changed(result: CompletedProcess[str]) -> int:
 
 
 def sh(lab: LabSession, cmd: str) -> str:
-    return lab.ssh(1, cmd, check=True).stdout
+    return lab.ssh(3, cmd, check=True).stdout
 
 
 def test_docker_image_cycle(docker_host: tuple[LabSession, Path, Path], tmp_path: Path) -> None:
     lab, inventory, images = docker_host
     tasks = f"""
-    - copy: {{src: "{images}/orch-demo-app_1.0.0.tar", dest: /root/app-1.tar}}
+    - copy: {{src: "{images}/modtest_1.0.0.tar", dest: /root/app-1.tar}}
     - community.docker.docker_image:
-        name: orch-demo-app
+        name: modtest
         tag: "1.0.0"
         source: load
         load_path: /root/app-1.tar
         repository: demo/app:current
 """
-    sh(lab, "docker rmi -f orch-demo-app:1.0.0 demo/app:current >/dev/null 2>&1 || true")
+    sh(lab, "docker rmi -f modtest:1.0.0 demo/app:current >/dev/null 2>&1 || true")
     checked = play(inventory, tmp_path, tasks, "--check", "--diff")
     assert changed(checked) == 2
-    assert "orch-demo-app:1.0.0: absent" in checked.stdout
-    assert sh(lab, "docker images -q orch-demo-app; ls /root") == ""  # nothing loaded, nothing copied
+    assert "modtest:1.0.0: absent" in checked.stdout
+    assert (
+        sh(lab, "docker images -q modtest; ls /root | grep app- || true") == ""
+    )  # nothing loaded, nothing copied
     first = play(inventory, tmp_path, tasks, "--diff")
     assert changed(first) == 2
-    assert "+Loaded image orch-demo-app:1.0.0 from /root/app-1.tar" in first.stdout
-    assert "+Tagged image orch-demo-app:1.0.0 as demo/app:current" in first.stdout
+    assert "+Loaded image modtest:1.0.0 from /root/app-1.tar" in first.stdout
+    assert "+Tagged image modtest:1.0.0 as demo/app:current" in first.stdout
     ids = sh(
-        lab, "docker images --no-trunc -q orch-demo-app:1.0.0; docker images --no-trunc -q demo/app:current"
+        lab, "docker images --no-trunc -q modtest:1.0.0; docker images --no-trunc -q demo/app:current"
     ).split()
     assert len(ids) == 2 and ids[0] == ids[1]
     assert changed(play(inventory, tmp_path, tasks)) == 0
@@ -111,17 +113,17 @@ def test_docker_image_cycle(docker_host: tuple[LabSession, Path, Path], tmp_path
 
 def test_docker_compose_v2_cycle(docker_host: tuple[LabSession, Path, Path], tmp_path: Path) -> None:
     lab, inventory, images = docker_host
-    address = lab.address(1)
+    address = lab.address(3)
     setup = f"""
-    - copy: {{src: "{images}/orch-demo-app_2.0.0.tar", dest: /root/app-2.tar}}
-    - community.docker.docker_image: {{name: orch-demo-app, tag: "2.0.0", source: load, load_path: /root/app-2.tar}}
+    - copy: {{src: "{images}/modtest_2.0.0.tar", dest: /root/app-2.tar}}
+    - community.docker.docker_image: {{name: modtest, tag: "2.0.0", source: load, load_path: /root/app-2.tar}}
     - file: {{path: /srv/proj, state: directory}}
     - copy:
         dest: /srv/proj/compose.yml
         content: |
           services:
             web:
-              image: "orch-demo-app:${{APP_VERSION}}"
+              image: "modtest:${{APP_VERSION}}"
               network_mode: host
               environment: {{APP_PORT: "8181", APP_BIND: "{address}"}}
     - copy: {{dest: /srv/proj/.env, content: "APP_VERSION=1.0.0\\n"}}
@@ -134,7 +136,7 @@ def test_docker_compose_v2_cycle(docker_host: tuple[LabSession, Path, Path], tmp
 """
     checked = play(inventory, tmp_path, up, "--check", "--diff")
     assert changed(checked) == 1 and "ACTIONS Created" in checked.stdout
-    assert sh(lab, "docker ps -aq") == ""
+    assert sh(lab, "docker ps -aq --filter label=com.docker.compose.project=proj") == ""
     first = play(inventory, tmp_path, up, "--diff")
     assert changed(first) == 1 and "ACTIONS Creat" in first.stdout
     assert "+container proj-web-1: Started" in first.stdout
@@ -163,7 +165,7 @@ def test_docker_compose_v2_cycle(docker_host: tuple[LabSession, Path, Path], tmp
         task = f"    - community.docker.docker_compose_v2: {{project_src: /srv/proj, state: {state}}}\n"
         assert changed(play(inventory, tmp_path, task, "--check")) == first_changed, state
         assert changed(play(inventory, tmp_path, task)) == first_changed, state
-    assert sh(lab, "docker ps -aq") == ""
+    assert sh(lab, "docker ps -aq --filter label=com.docker.compose.project=proj") == ""
 
     ps = play(inventory, tmp_path, up + '    - debug: {msg: "STATE {{ r.containers[0].State }}"}\n')
     assert "STATE running" in ps.stdout
@@ -189,18 +191,18 @@ def test_docker_compose_v2_errors(docker_host: tuple[LabSession, Path, Path], tm
 
 def test_docker_container_cycle(docker_host: tuple[LabSession, Path, Path], tmp_path: Path) -> None:
     lab, inventory, _ = docker_host
-    address = lab.address(1)
+    address = lab.address(3)
     task = f"""
     - community.docker.docker_container:
         name: probe
-        image: orch-demo-app:2.0.0
+        image: modtest:2.0.0
         network_mode: host
         env: {{APP_PORT: "8282", APP_BIND: "{address}"}}
         restart_policy: unless-stopped
 """
     checked = play(inventory, tmp_path, task, "--check", "--diff")
-    assert changed(checked) == 1 and "+container probe: running (pull create start)" not in checked.stdout
-    assert "+container probe: running (create start)" in checked.stdout
+    assert changed(checked) == 1 and "+container probe: running (pull, create, start)" not in checked.stdout
+    assert "+container probe: running (create, start)" in checked.stdout
     assert sh(lab, "docker ps -aq --filter name=probe") == ""
     assert changed(play(inventory, tmp_path, task)) == 1
     assert '"version":"2.0.0"' in sh(lab, f"curl -s http://{address}:8282/health")

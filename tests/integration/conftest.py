@@ -1,0 +1,33 @@
+"""Fixtures for the integration tests. operator_fleet: one 3-host lab fleet shared by the operator
+playbook tests (tests/integration/test_operator_*).
+
+Session-scoped: the acceptance scenario bootstraps it (Docker included), the Docker module tests
+then reuse its third host instead of installing Docker on a fleet of their own. Its own lab slot,
+so nothing else disturbs it. The inventory directory mirrors inventories/lab: the repo's
+group_vars plus the hosts.yml the lab writes.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestrator.lab.testing import REPO_ROOT, LabSession, lab_unavailable_reason, open_lab_session
+
+
+@pytest.fixture(scope="session")
+def operator_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LabSession, Path]]:
+    if lab_unavailable_reason():
+        pytest.skip(str(lab_unavailable_reason()))
+    if shutil.which("cc") is None:
+        pytest.skip("the demo app image is compiled on the controller: needs cc (gcc + libc6-dev)")
+    inventory = tmp_path_factory.mktemp("operator") / "inventories" / "lab"
+    shutil.copytree(REPO_ROOT / "inventories" / "lab" / "group_vars", inventory / "group_vars")
+    session = open_lab_session(3, inventory)
+    try:
+        yield session, inventory
+    finally:
+        session.close()
