@@ -24,7 +24,7 @@ from orchestrator.modules.spec import Param
 from orchestrator.transport.shell import printf_literal, quote
 
 if TYPE_CHECKING:
-    from orchestrator.executor.context import ModuleContext
+    from orchestrator.executor.context import Converged, ModuleContext
 
 DIFF_LIMIT = 64 * 1024  # bigger files are not shown in diffs (Ansible's default is similar)
 BEFORE_MARK = "__ORCH_BEFORE__"
@@ -214,6 +214,15 @@ def as_text(data: bytes) -> str | None:
     return data.decode("utf-8", "replace")
 
 
+def quiet_converge(ctx: ModuleContext, query: str, apply: str) -> Converged:
+    """ctx.converge for file modules: a failure reports its message and rc, not the key=value
+    lines the query printed for the controller (Ansible's file modules fail with just `msg`)."""
+    try:
+        return ctx.converge(query, apply)
+    except ModuleFailed as exc:
+        raise ModuleFailed(exc.msg, rc=exc.result.get("rc", 1)) from None
+
+
 def upload(ctx: ModuleContext, data: bytes) -> str:
     """Put `data` in a fresh temp file on the host by SFTP (as the login user); returns its path."""
     path = f"/tmp/.orch-upload-{secrets.token_hex(8)}"
@@ -298,7 +307,7 @@ return 0"""
     uploaded = None
     if not inline and not ctx.check_mode:
         # Big files: ask first (no transfer), upload only when the content differs.
-        probe = ctx.converge(FILE_SH + query, ":")
+        probe = quiet_converge(ctx, FILE_SH + query, ":")
         if probe.changed and parse_fields(probe.query_out).get("before_checksum") != checksum:
             uploaded = upload(ctx, data)
     if not inline and uploaded is None:
@@ -315,7 +324,7 @@ return 0"""
 {write}
 else orch_apply_attrs "$d"; fi
 orch_statvars "$d"; orch_report_stat after_"""
-    converged = ctx.converge(FILE_SH + query, FILE_SH + apply)
+    converged = quiet_converge(ctx, FILE_SH + query, FILE_SH + apply)
     head, before = split_before(converged.query_out)
     fields = parse_fields(head)
     after_fields = parse_fields(converged.apply_out)

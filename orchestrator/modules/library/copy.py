@@ -17,6 +17,7 @@ from orchestrator.modules.fileops import (
     attr_assignments,
     check_validate,
     put_content,
+    quiet_converge,
     sha1,
     unhex,
     validate_line,
@@ -154,7 +155,7 @@ orch_probe() {{
                 f"__p={quote(d)}; [ -d \"$__p\" ] || mkdir -p -- \"$__p\"; orch_apply_attrs \"$__p\"\n" for d in dir_todo
             )
             query = "return 10"
-            converged = ctx.converge(query, FILE_SH + attr_assignments(dir_args) + mk)
+            converged = quiet_converge(ctx, query, FILE_SH + attr_assignments(dir_args) + mk)
             changed = changed or converged.changed
         for i, (rel, full) in enumerate(files):
             data = read_maybe_vaulted(full, args["decrypt"])
@@ -212,7 +213,7 @@ cp -p -- "$s" "$tmp"; orch_apply_attrs "$tmp"
 {'[ "$st_state" = file ] && orch_backup "$d"' if args.get('backup') else ':'}
 mv -fT -- "$tmp" "$d"
 """
-        converged = ctx.converge(FILE_SH + query, FILE_SH + apply)
+        converged = quiet_converge(ctx, FILE_SH + query, FILE_SH + apply)
         fields = converged.fields()
         result: dict[str, Any] = {"changed": converged.changed, "dest": dest, "src": src}
         if "src_checksum" in fields:

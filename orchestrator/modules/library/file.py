@@ -9,7 +9,14 @@ from typing import Any
 
 from orchestrator.executor.context import ModuleContext, parse_fields
 from orchestrator.modules.base import Module, ModuleFailed, register
-from orchestrator.modules.fileops import FILE_COMMON_PARAMS, FILE_SH, attr_assignments, file_result, unhex
+from orchestrator.modules.fileops import (
+    FILE_COMMON_PARAMS,
+    FILE_SH,
+    attr_assignments,
+    file_result,
+    quiet_converge,
+    unhex,
+)
 from orchestrator.modules.spec import ArgSpec, Param
 from orchestrator.transport.shell import quote
 
@@ -176,7 +183,7 @@ class File(Module):
             f"{_RESOLVE}orch_report_stat\n{_QUERY}"
         )
         sh = FILE_SH + _TIME_SH + _RECURSE_CHECK
-        converged = ctx.converge(sh + query, sh + _APPLY)
+        converged = quiet_converge(ctx, sh + query, sh + _APPLY)
         before = converged.fields()
         final_state = before.get("resolved_state", effective)
         if converged.changed:

@@ -19,6 +19,7 @@ from orchestrator.modules.fileops import (
     FILE_SH,
     attr_assignments,
     file_result,
+    quiet_converge,
     unhex,
     validate_line,
 )
@@ -118,7 +119,7 @@ orch_apply_attrs "$tmp"
 {validate_line(args.get("validate"))}
 {'[ "$st_state" = file ] && orch_backup "$d"' if args.get("backup") else ":"}
 mv -fT -- "$tmp" "$d"; orch_kv outcome written"""
-        converged = ctx.converge(FILE_SH + query, FILE_SH + apply)
+        converged = quiet_converge(ctx, FILE_SH + query, FILE_SH + apply)
         fields = converged.fields()
         done = parse_fields(converged.apply_out)
         dest = unhex(fields.get("dest", "")) or args["dest"]

@@ -17,7 +17,7 @@ from typing import Any
 
 from orchestrator.executor.context import ModuleContext
 from orchestrator.modules.base import Module, ModuleFailed, register
-from orchestrator.modules.fileops import FILE_COMMON_PARAMS, FILE_SH, attr_assignments, upload
+from orchestrator.modules.fileops import FILE_COMMON_PARAMS, FILE_SH, attr_assignments, quiet_converge, upload
 from orchestrator.modules.spec import ArgSpec, Param
 from orchestrator.transport.shell import quote
 
@@ -131,18 +131,18 @@ class Unarchive(Module):
         )
         sh = FILE_SH
         if data is None:
-            converged = ctx.converge(sh + head + f"archive={archive}\n" + query, sh + apply_tpl)
+            converged = quiet_converge(ctx, sh + head + f"archive={archive}\n" + query, sh + apply_tpl)
         else:
             probe_q = sh + head + query
-            probe = ctx.converge(probe_q, ":") if not ctx.check_mode else None
+            probe = quiet_converge(ctx, probe_q, ":") if not ctx.check_mode else None
             if probe is not None and probe.changed:
                 uploaded = upload(ctx, data)
-                converged = ctx.converge(
+                converged = quiet_converge(ctx,
                     sh + head + f"archive={quote(uploaded)}; orch_cleanup=1\n" + "return 10",
                     sh + f"archive={quote(uploaded)}; orch_cleanup=1\n" + apply_tpl,
                 )
             else:
-                converged = ctx.converge(probe_q, ":") if probe is None else probe
+                converged = quiet_converge(ctx, probe_q, ":") if probe is None else probe
         fields = converged.fields()
         result: dict[str, Any] = {
             "changed": converged.changed, "dest": dest, "src": src, "handler": handler,
