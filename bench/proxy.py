@@ -110,9 +110,11 @@ class LatencyProxy:
         finally:
             for server in self._servers:
                 server.close()
-            for task in asyncio.all_tasks(loop):
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
                 task.cancel()
-            loop.run_until_complete(asyncio.sleep(0))
+            # Let the cancelled links finish, so nothing is destroyed while pending.
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
 
     async def _listen(self) -> None:
@@ -143,11 +145,13 @@ class LatencyProxy:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         counters.connections += 1
         link = _Link(counters)
-        await asyncio.gather(
-            self._pump(link, "up", client_r, server_w),
-            self._pump(link, "down", server_r, client_w),
-            return_exceptions=True,
-        )
+        # Cancelled when the proxy stops: end the link quietly (asyncio logs a cancelled handler).
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(
+                self._pump(link, "up", client_r, server_w),
+                self._pump(link, "down", server_r, client_w),
+                return_exceptions=True,
+            )
         for writer in (client_w, server_w):
             writer.close()
 
