@@ -12,6 +12,7 @@ import http.server
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import textwrap
@@ -503,3 +504,50 @@ def test_bad_parameters_are_rejected_before_any_host_is_contacted(
     assert result.returncode != 0
     assert "bad.yml:3" in text and "mutually exclusive" in text
     assert "UNREACHABLE" not in text and "ghost" not in text.replace(str(inventory), "")
+
+
+def test_apt_installs_a_deb_from_the_controller(hosts: LabSession, play: Play, tmp_path: Path) -> None:
+    if not shutil.which("dpkg-deb"):
+        pytest.skip("dpkg-deb is needed on the controller to build the test package")
+    root = tmp_path / "pkg"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(
+        "Package: orch-hello\nVersion: 1.0\nArchitecture: all\nMaintainer: orch <orch@example.com>\n"
+        "Description: orch test package\n"
+    )
+    (root / "usr/share/orch-hello").mkdir(parents=True)
+    (root / "usr/share/orch-hello/README").write_text("hello\n")
+    deb = tmp_path / "orch-hello_1.0_all.deb"
+    subprocess.run(
+        ["dpkg-deb", "--build", "--root-owner-group", str(root), str(deb)], check=True, capture_output=True
+    )
+    cycle(hosts, play, "h4", f"- apt: {{deb: {deb}}}")
+    assert (
+        hosts.ssh("h4", "cat /usr/share/orch-hello/README; ls /tmp | grep -c orch-deb || true").stdout
+        == "hello\n0\n"
+    )
+
+
+def test_a_no_op_run_costs_one_round_trip_per_task(
+    hosts: LabSession, play: Play, web: str, tmp_path: Path
+) -> None:
+    tasks = f"""
+    - group: {{name: rt}}
+    - user: {{name: rtuser, group: rt, shell: /bin/sh}}
+    - authorized_key: {{user: rtuser, key: "{KEY1}"}}
+    - cron: {{name: rt, job: /bin/true}}
+    - sysctl: {{name: vm.swappiness, value: "7", sysctl_file: /etc/sysctl.d/80-rt.conf, reload: false}}
+    - hostname: {{name: rt-host}}
+    - timezone: {{name: Europe/Berlin}}
+    - service: {{name: cron, enabled: false}}
+    - apt: {{name: sl, state: absent}}
+    - apt_repository: {{repo: "deb {web}/rt stable main", update_cache: false}}
+    - wait_for: {{path: /etc/hostname}}
+    - uri: {{url: "{web}/rt"}}
+    """
+    assert play("h1", tasks).returncode == 0
+    out = tmp_path / "rt.json"
+    again = play("h1", tasks, "--json", str(out))
+    assert again.returncode == 0 and recap(again.stdout, "h1")["changed"] == 0, again.stdout
+    figures = json.loads(out.read_text())["transport"]["h1"]
+    assert figures["round_trips"] == 12, figures
