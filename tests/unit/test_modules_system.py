@@ -317,3 +317,31 @@ def test_uri_bodies_and_headers() -> None:
         "x_request_id": "7",
         "set_cookie": "a=1",
     }
+
+
+def test_apt_operations_map_to_apt_get_like_ansible() -> None:
+    from orchestrator.modules.library.apt import Apt
+
+    def op(**kw: object) -> tuple[str, str] | None:
+        args, errors = validate_args(Apt.spec, kw)
+        assert not errors, errors
+        upgrade = None if args["upgrade"] in (None, "no") else args["upgrade"]
+        return Apt._operation(args, [n for n in args.get("name") or []], upgrade, args.get("deb"))
+
+    assert op(upgrade="dist") == ("all=1", "dist-upgrade")
+    assert op(upgrade="full") == ("all=1", "dist-upgrade")
+    assert op(upgrade="safe") == ("all=1", "upgrade --with-new-pkgs")
+    assert op(autoremove=True) == ("all=1", "autoremove")
+    assert op(update_cache=True) is None
+    assert op(name=["tree"], state="latest") == ("targets='tree'", "install")
+    present = op(name=["tree", "sl=5.02-1"])
+    assert present is not None and present[1] == "install" and "*=*) targets=" in present[0]
+    absent = op(name=["tree"], state="absent", purge=True)
+    assert absent is not None and absent[1] == "remove" and "|rc)" in absent[0]
+    args, _ = validate_args(
+        Apt.spec, {"name": ["tree"], "install_recommends": False, "force": True, "purge": True}
+    )
+    options = Apt._options(args, "-o DPkg::Lock::Timeout=60")
+    assert "-o APT::Install-Recommends=no" in options and "--allow-downgrades" in options
+    assert "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold" in options
+    assert options.endswith("--purge")
