@@ -74,6 +74,7 @@ class PlayRunner:
         self.frame = play_frame  # includes the roles' exported vars (see exported_role_vars)
         self.state: dict[str, HostRun] = {h: HostRun() for h in hosts}
         self.batch: list[str] = []  # the serial batch being run
+        self.stop_run = False  # set when Ansible would not run the playbook's later plays
         self._lock = threading.Lock()
         self._announced: set[int] = set()
         self.any_errors_fatal = to_bool(play.options.any_errors_fatal or False)
@@ -103,11 +104,14 @@ class PlayRunner:
             self.batch = batch
             try:
                 self._run_batch(batch)
-            except PlayAborted:
+            except PlayAborted as exc:
+                # any_errors_fatal / max_fail_percentage end the whole run; end_play only this play
+                self.stop_run = str(exc) != "end_play"
                 return
             failed = [h for h in batch if self.state[h].failed or self.state[h].unreachable]
             if len(failed) == len(batch) and batch:
-                return  # every host of the batch failed: Ansible stops the play here
+                self.stop_run = True  # every host of the batch failed: Ansible ends the run here
+                return
 
     def _run_batch(self, batch: list[str]) -> None:
         sections: list[tuple[list[Task | Block], Frame]] = []

@@ -18,7 +18,7 @@ from typing import Any
 
 from orchestrator import __version__
 from orchestrator.errors import OrchError
-from orchestrator.events import Event, Message, PlaybookEnd, PlaybookStart
+from orchestrator.events import Event, Message, PlaybookEnd, PlaybookStart, PlayStart
 from orchestrator.executor.connections import ConnectionPool
 from orchestrator.executor.play_runner import PlayRunner, exported_role_vars, host_status_for_exit
 from orchestrator.executor.task_runner import Frame, RunSettings, TaskRunner
@@ -27,6 +27,16 @@ from orchestrator.playbook.model import Block, Play, Playbook, Task
 from orchestrator.results import HostStats
 from orchestrator.templating import OMIT, LazyVars, Templar
 from orchestrator.vars import HostVarState
+
+# The Ansible release whose language orch implements: playbooks gate on `ansible_version`
+# (`ansible_version.full is version('2.9', '>=')`), so it must read like Ansible's.
+ANSIBLE_VERSION = {
+    "full": "2.19.0",
+    "major": 2,
+    "minor": 19,
+    "revision": 0,
+    "string": f"2.19.0 (orch {__version__})",
+}
 
 EXIT_OK = 0
 EXIT_FAILED = 2
@@ -65,6 +75,7 @@ class PlaybookRunner:
         self.host_states: dict[str, HostVarState] = {}
         self._inventory_vars: dict[str, Mapping[str, Any]] = {}
         self._select_lock = threading.Lock()
+        self._out: set[str] = set()  # failed or unreachable: not in later plays
         self._start_at = options.start_at_task
         self._stepping = options.step is not None
         inventory.add_vars_dir(playbook.basedir)
@@ -77,7 +88,8 @@ class PlaybookRunner:
         workers = ThreadPoolExecutor(max_workers=max(1, self.options.forks), thread_name_prefix="orch-host")
         try:
             for play in self.playbook.plays:
-                self._run_play(play, workers)
+                if not self._run_play(play, workers):
+                    break
         finally:
             workers.shutdown(wait=True, cancel_futures=True)
             transport = self.pool.stats_by_host()
@@ -86,18 +98,24 @@ class PlaybookRunner:
         self.emit(PlaybookEnd(self.stats, code, time.monotonic() - started, transport))
         return code
 
-    def _run_play(self, play: Play, workers: ThreadPoolExecutor) -> None:
+    def _run_play(self, play: Play, workers: ThreadPoolExecutor) -> bool:
+        """Run one play; False when the run must stop (Ansible's break_play)."""
         pattern = self.templar.render(play.hosts, self.options.extra_vars)
-        hosts = [h.name for h in self.inventory.select(pattern, self.options.limit)]
-        if not hosts:
+        selected = [h.name for h in self.inventory.select(pattern, self.options.limit)]
+        if not selected:
             self.emit(
                 Message("warning", f"no hosts matched the pattern {pattern!r}; skipping play {play.name!r}")
             )
-            return
+            return True
+        # hosts that failed (unrescued) or were unreachable in an earlier play sit out the rest
+        hosts = [h for h in selected if h not in self._out]
+        if not hosts:
+            self.emit(PlayStart(play.name, ()))
+            return True
         for h in hosts:
             self.host_states.setdefault(h, HostVarState())
         frame, _ = self.play_scope(play)
-        play_magic = self._play_magic(play, hosts)
+        play_magic = self._play_magic(play, selected)  # ansible_play_hosts_all keeps failed hosts
 
         def magic(host: str) -> dict[str, Any]:
             active = [h for h in hosts if runner_state.get(h) is None or runner_state[h].active]
@@ -126,6 +144,8 @@ class PlaybookRunner:
         )
         runner_state = play_runner.state
         play_runner.run()
+        self._out.update(h for h, st in play_runner.state.items() if st.failed or st.unreachable)
+        return not play_runner.stop_run
 
     def _task_runner(self, magic: Callable[[str], dict[str, Any]]) -> TaskRunner:
         return TaskRunner(
@@ -248,7 +268,8 @@ class PlaybookRunner:
             else None,
             "ansible_check_mode": self.options.settings.check,
             "ansible_diff_mode": self.options.settings.diff,
-            "ansible_version": {"full": __version__, "string": __version__},
+            "ansible_version": ANSIBLE_VERSION,
+            "orch_version": __version__,
             "ansible_run_tags": self.options.tags,
             "ansible_skip_tags": self.options.skip_tags,
             "ansible_forks": self.options.forks,
