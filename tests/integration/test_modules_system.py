@@ -146,8 +146,16 @@ def test_group_user_authorized_key_cycle(hosts: LabSession, play: Play) -> None:
     - group: {{name: devs, gid: 2345}}
     - user: {{name: alice, uid: 2001, group: devs, groups: [adm], shell: /bin/bash, comment: Alice, password: "{HASH}"}}
     - user: {{name: svc, system: true, create_home: false, shell: /usr/sbin/nologin}}
+    - user: {{name: alice, generate_ssh_key: true, ssh_key_type: ed25519, ssh_key_comment: "alice@h1 $(id)"}}
     """
     first = cycle(hosts, play, "h1", accounts)
+    keyfiles = hosts.ssh(
+        "h1",
+        "stat -c '%a %U %n' /home/alice/.ssh/id_ed25519*; cut -d' ' -f3- /home/alice/.ssh/id_ed25519.pub",
+    )
+    assert keyfiles.stdout == (
+        "600 alice /home/alice/.ssh/id_ed25519\n644 alice /home/alice/.ssh/id_ed25519.pub\nalice@h1 $(id)\n"
+    ), keyfiles.stdout
     # In check mode a key for a user that does not exist yet fails (as Ansible): keys come second.
     keys = f"""
     - authorized_key:

@@ -343,5 +343,5 @@ def test_apt_operations_map_to_apt_get_like_ansible() -> None:
     )
     options = Apt._options(args, "-o DPkg::Lock::Timeout=60")
     assert "-o APT::Install-Recommends=no" in options and "--allow-downgrades" in options
-    assert "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold" in options
+    assert "-o 'Dpkg::Options::=--force-confdef' -o 'Dpkg::Options::=--force-confold'" in options
     assert options.endswith("--purge")

@@ -168,7 +168,7 @@ class Apt(Module):
         opts = [lock_opts]
         for option in str(args["dpkg_options"] or "").split(","):
             if option.strip():
-                opts.append(f"-o Dpkg::Options::=--{option.strip()}")
+                opts.append("-o " + quote(f"Dpkg::Options::=--{option.strip()}"))
         if args.get("install_recommends") is True:
             opts.append("-o APT::Install-Recommends=yes")
         elif args.get("install_recommends") is False:

@@ -146,6 +146,11 @@ def action_commands(state: ServiceState, name: str, actions: list[str], args: Ma
             # split like a command line, each word quoted: arguments are data, not shell code
             words = shlex.split(str(args["arguments"])) if args.get("arguments") else []
             arguments = "".join(f" {quote(w)}" for w in words)
+            if action == "restart" and args.get("sleep"):  # stop, wait, start (Ansible's `sleep`)
+                lines.append(
+                    f"/etc/init.d/{n} stop{arguments}; sleep {int(args['sleep'])}; /etc/init.d/{n} start{arguments}"
+                )
+                continue
             lines.append(f"/etc/init.d/{n} {action}{arguments}")
     return lines
 

@@ -280,8 +280,14 @@ class User(Module):
     )
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
-        if args.get("generate_ssh_key"):
-            raise ModuleFailed("user: generate_ssh_key is not supported by orch yet")
+        result = self._account(ctx, args)
+        if args.get("generate_ssh_key") and args["state"] == "present" and "uid" in result:
+            key = self._ssh_key(ctx, args)
+            result["changed"] = result["changed"] or key.pop("changed")
+            result.update(key)
+        return result
+
+    def _account(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
         name = args["name"]
         if args.get("password") and not _HASH.match(args["password"]):
             ctx.warnings.append(
@@ -351,6 +357,52 @@ class User(Module):
         return {**result, "changed": True, **extra, **self._info(args, final), **self._password_key(args)}
 
     @staticmethod
+    def _ssh_key(ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
+        """generate_ssh_key: ssh-keygen as Ansible runs it, unless the key exists (or force)."""
+        key_type = args["ssh_key_type"]
+        rel = args.get("ssh_key_file") or f".ssh/id_{key_type}"
+        # Ansible's default names the host; a given comment is data, quoted.
+        comment = (
+            quote(args["ssh_key_comment"])
+            if args.get("ssh_key_comment")
+            else '"ansible-generated on $(hostname)"'
+        )
+        keygen = f"ssh-keygen -q -t {quote(key_type)}"
+        if args["ssh_key_bits"] > 0:
+            keygen += f" -b {int(args['ssh_key_bits'])}"
+        # -N puts a passphrase in ssh-keygen's argv for its (short) lifetime; there is no
+        # other non-interactive way without a pty on the host.
+        keygen += f' -C {comment} -f "$f" -N {quote(args.get("ssh_key_passphrase") or "")}'
+        header = (
+            f"n={quote(args['name'])} rel={quote(rel)} force={int(args['force'])}\n"
+            '__pw=$(getent passwd "$n"); __home=$(printf %s "$__pw" | cut -d: -f6)\n'
+            'ids="$(printf %s "$__pw" | cut -d: -f3):$(printf %s "$__pw" | cut -d: -f4)"\n'
+            'case "$rel" in /*) f=$rel ;; *) f="$__home/$rel" ;; esac\n'
+            'orch_kv ssh_key_file "$f"\n'
+        )
+        query = header + (
+            '[ -e "$f" ] || [ -e "$f.pub" ] || return 10\n'
+            '[ "$force" = 1 ] && return 10\n'
+            'orch_kv fingerprint "$(ssh-keygen -l -f "$f.pub" 2>&1)"; orch_kv public "$(cat "$f.pub" 2>/dev/null)"\n'
+            "return 0"
+        )
+        apply = header + (
+            '__d=$(dirname -- "$f"); [ -d "$__d" ] || { mkdir -m 0700 -p -- "$__d"; chown "$ids" "$__d"; }\n'
+            'rm -f -- "$f" "$f.pub"\n'
+            f"{keygen} </dev/null\n"
+            'chown "$ids" "$f" "$f.pub"\n'
+            'orch_kv fingerprint "$(ssh-keygen -l -f "$f.pub" 2>&1)"; orch_kv public "$(cat "$f.pub")"\n'
+        )
+        converged = ctx.converge(query, apply)
+        fields = converged.fields()
+        fields.update(parse_fields_after(converged.apply_out))
+        out: dict[str, Any] = {"changed": converged.changed, "ssh_key_file": fields.get("ssh_key_file", rel)}
+        if "fingerprint" in fields:
+            out["ssh_fingerprint"] = fields["fingerprint"]
+            out["ssh_public_key"] = fields.get("public", "")
+        return out
+
+    @staticmethod
     def _password_key(args: Mapping[str, Any]) -> dict[str, Any]:
         return {"password": "NOT_LOGGING_PASSWORD"} if args.get("password") is not None else {}
 
@@ -386,6 +438,16 @@ class User(Module):
                 lines.append(f'__o=$({_shell_line(argv)} 2>&1) || orch_fail "$__o"')
         converged = ctx.converge("return 10", header + "\n".join(lines) + "\n" + _READ_SH)
         return parse_account(converged.apply_out) if converged.apply_out.strip() else None
+
+
+def parse_fields_after(text: str) -> dict[str, str]:
+    """key=value lines an apply printed (the last value of a key wins)."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.isidentifier():
+            out[key] = value
+    return out
 
 
 def _describe(acct: Account, name: str) -> str:
