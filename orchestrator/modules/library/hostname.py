@@ -1,4 +1,9 @@
-"""hostname: the running hostname and /etc/hostname (hostnamectl where systemd runs), one round trip."""
+"""hostname: the running hostname and /etc/hostname (hostnamectl where systemd runs), one round trip.
+
+Difference from Ansible, on purpose: Ansible's Debian strategy only writes /etc/hostname (the
+running name changes at the next boot); orch also sets the running name with `hostname`, so
+the name a task asked for is the name the host has now. Files end up the same.
+"""
 
 from __future__ import annotations
 
