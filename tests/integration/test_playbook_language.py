@@ -22,7 +22,9 @@ def _playbook(tmp_path: Path, text: str, name: str = "site.yml") -> Path:
     return path
 
 
-def _play(run_orch: Run, lab: LabSession, playbook: Path, *args: str, input: str | None = None) -> CompletedProcess[str]:
+def _play(
+    run_orch: Run, lab: LabSession, playbook: Path, *args: str, input: str | None = None
+) -> CompletedProcess[str]:
     return run_orch(
         "play", str(playbook), "-i", str(lab.inventory_path), "-l", "h1,h2", *args, input=input,
         cwd=playbook.parent,
@@ -46,7 +48,9 @@ FILES = """
 """
 
 
-def test_start_at_task_skips_everything_before_the_match(fresh_lab: LabSession, run_orch: Run, tmp_path: Path) -> None:
+def test_start_at_task_skips_everything_before_the_match(
+    fresh_lab: LabSession, run_orch: Run, tmp_path: Path
+) -> None:
     proc = _play(run_orch, fresh_lab, _playbook(tmp_path, FILES), "--start-at-task", "sec*")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Gathering Facts" not in proc.stdout and "first file" not in proc.stdout
@@ -159,9 +163,17 @@ def test_explain_names_the_layer(lab: LabSession, run_orch: Run, tmp_path: Path)
     assert "from the play layer: vars_files" in proc.stdout and "vars.yml" in proc.stdout
     assert "play: vars of play 'all'" in proc.stdout and "= 80" in proc.stdout
     proc = run_orch(
-        "explain", "app_port", "--host", "h1", "-i", str(lab.inventory_path), str(playbook), "-e", "app_port=1"
+        "explain",
+        "app_port",
+        "--host",
+        "h1",
+        "-i",
+        str(lab.inventory_path),
+        str(playbook),
+        "-e",
+        "app_port=1",
     )
-    assert "app_port = \"1\"" in proc.stdout and "extra vars" in proc.stdout
+    assert 'app_port = "1"' in proc.stdout and "extra vars" in proc.stdout
     missing = run_orch("explain", "nothing_here", "--host", "h1", "-i", str(lab.inventory_path))
     assert missing.returncode == 1 and "not defined for h1" in missing.stdout
 
@@ -171,3 +183,30 @@ def test_step_yes_runs_the_task(lab: LabSession, run_orch: Run, tmp_path: Path, 
     playbook = _playbook(tmp_path, "- hosts: all\n  gather_facts: false\n  tasks:\n    - ping:\n")
     proc = _play(run_orch, lab, playbook, "--step", input=f"{answer}\n")
     assert proc.returncode == 0 and "ok: [h1]" in proc.stdout
+
+
+def test_ignore_unreachable_and_timeout(lab: LabSession, run_orch: Run, tmp_path: Path) -> None:
+    playbook = _playbook(
+        tmp_path,
+        """
+        - hosts: all
+          gather_facts: false
+          tasks:
+            - name: tolerated
+              ping:
+              ignore_unreachable: true
+            - name: not tolerated
+              ping:
+            - name: too slow
+              command: sleep 30
+              timeout: 1
+              ignore_errors: true
+        """,
+    )
+    lab.kill("h2")
+    proc = _play(run_orch, lab, playbook)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    recap = {line.split()[0]: line for line in proc.stdout.splitlines() if line.startswith("h")}
+    assert "skipped=1" in recap["h2"] and "unreachable=1" in recap["h2"]
+    assert "ok=3 " in recap["h1"] and "ignored=1" in recap["h1"]
+    assert "timed out" in proc.stdout
