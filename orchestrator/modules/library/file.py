@@ -14,6 +14,7 @@ from orchestrator.modules.fileops import (
     FILE_SH,
     attr_assignments,
     file_result,
+    octal_mode,
     quiet_converge,
     unhex,
 )
@@ -209,6 +210,6 @@ class File(Module):
             old += f"src: {unhex(before.get('target', ''))}\n"
             new += f"src: {args.get('src')}\n"
         if args.get("mode") is not None and old_state not in ("absent",) and state != "absent":
-            old += f"mode: {before.get('mode', '')}\n"
+            old += f"mode: {octal_mode(before.get('mode', ''))}\n"
             new += f"mode: {args['mode']}\n"
         return old, new
