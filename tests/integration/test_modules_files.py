@@ -21,13 +21,21 @@ import pytest
 
 from orchestrator.lab.testing import LabSession, run_orch
 
-RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)", re.M)
+RECAP = re.compile(
+    r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)", re.M
+)
 
 
 def counters(out: str, host: str = "h1") -> dict[str, int]:
     for m in RECAP.finditer(out):
         if m[1] == host:
-            return dict(zip(("ok", "changed", "unreachable", "failed", "skipped"), map(int, m.groups()[1:]), strict=True))
+            return dict(
+                zip(
+                    ("ok", "changed", "unreachable", "failed", "skipped"),
+                    map(int, m.groups()[1:]),
+                    strict=True,
+                )
+            )
     raise AssertionError(f"no recap for {host} in:\n{out}")
 
 
@@ -44,7 +52,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (base / "files" / "static.txt").write_text("static\n")
     (base / "files" / "run.sh").write_text('#!/bin/sh\necho "ran with $1"\necho "$1" > "$2"\n')
     (base / "templates").mkdir()
-    (base / "templates" / "app.j2").write_text("name={{ inventory_hostname }}\n{% for p in ports | default([80, 443]) %}port={{ p }}\n{% endfor %}")
+    (base / "templates" / "app.j2").write_text(
+        "name={{ inventory_hostname }}\n{% for p in ports | default([80, 443]) %}port={{ p }}\n{% endfor %}"
+    )
     import io
     import tarfile
 
@@ -63,7 +73,9 @@ def play(lab: LabSession, workdir: Path) -> Play:
     """play(tasks_yaml, *args, host='h1', vars=None) -> CompletedProcess of `orch play`."""
     counter = iter(range(10**6))
 
-    def run(tasks: str, *args: str, host: str = "h1", vars: str = "", inventory: Path | None = None) -> CompletedProcess[str]:
+    def run(
+        tasks: str, *args: str, host: str = "h1", vars: str = "", inventory: Path | None = None
+    ) -> CompletedProcess[str]:
         body = textwrap.indent(textwrap.dedent(tasks).strip(), "    ")
         extra = f"  vars:\n{textwrap.indent(textwrap.dedent(vars).strip(), '    ')}\n" if vars else ""
         path = workdir / f"play{next(counter)}.yml"
@@ -99,7 +111,7 @@ CYCLE: dict[str, tuple[str, str, str]] = {
     ),
     "template": (
         "- file: {path: /srv/mt/template, state: directory}\n"
-        "- copy: {content: \"old\\n\", dest: /srv/mt/template/app.conf}",
+        '- copy: {content: "old\\n", dest: /srv/mt/template/app.conf}',
         "- template: {src: app.j2, dest: /srv/mt/template/app.conf, mode: 'u=rw,g=r,o='}",
         "stat -c '%a' /srv/mt/template/app.conf; cat /srv/mt/template/app.conf",
     ),
@@ -120,19 +132,19 @@ CYCLE: dict[str, tuple[str, str, str]] = {
     ),
     "lineinfile": (
         "- file: {path: /srv/mt/lif, state: directory}\n"
-        "- copy: {content: \"a=1\\nb=2\\n\", dest: /srv/mt/lif/f, force: false}",
+        '- copy: {content: "a=1\\nb=2\\n", dest: /srv/mt/lif/f, force: false}',
         "- lineinfile: {path: /srv/mt/lif/f, regexp: '^b=', line: 'b=3'}",
         "cat /srv/mt/lif/f",
     ),
     "blockinfile": (
         "- file: {path: /srv/mt/bif, state: directory}\n"
-        "- copy: {content: \"top\\n\", dest: /srv/mt/bif/f, force: false}",
-        "- blockinfile: {path: /srv/mt/bif/f, block: \"x=1\\ny=2\", insertbefore: BOF}",
+        '- copy: {content: "top\\n", dest: /srv/mt/bif/f, force: false}',
+        '- blockinfile: {path: /srv/mt/bif/f, block: "x=1\\ny=2", insertbefore: BOF}',
         "cat /srv/mt/bif/f",
     ),
     "replace": (
         "- file: {path: /srv/mt/rep, state: directory}\n"
-        "- copy: {content: \"port 80\\nport 81\\n\", dest: /srv/mt/rep/f, force: false}",
+        '- copy: {content: "port 80\\nport 81\\n", dest: /srv/mt/rep/f, force: false}',
         "- replace: {path: /srv/mt/rep/f, regexp: '^port (\\d+)$', replace: 'listen \\1'}",
         "cat /srv/mt/rep/f",
     ),
@@ -178,8 +190,12 @@ def test_cycle_changed_ok_check_diff(lab: LabSession, play: Play, name: str) -> 
 
 
 def test_backup_and_validate_are_atomic(lab: LabSession, play: Play) -> None:
-    play("- file: {path: /srv/mt/atomic, state: directory}\n- copy: {content: \"v1\\n\", dest: /srv/mt/atomic/f, mode: '0600'}")
-    bad = play("- copy: {content: \"v2\\n\", dest: /srv/mt/atomic/f, validate: 'grep -q nope %s', backup: true}")
+    play(
+        "- file: {path: /srv/mt/atomic, state: directory}\n- copy: {content: \"v1\\n\", dest: /srv/mt/atomic/f, mode: '0600'}"
+    )
+    bad = play(
+        "- copy: {content: \"v2\\n\", dest: /srv/mt/atomic/f, validate: 'grep -q nope %s', backup: true}"
+    )
     assert bad.returncode == 2 and "failed to validate" in bad.stdout, bad.stdout
     assert sh(lab, "cat /srv/mt/atomic/f; ls -A /srv/mt/atomic") == "v1\nf\n"  # no temp file, no backup left
     good = play(
@@ -188,7 +204,9 @@ def test_backup_and_validate_are_atomic(lab: LabSession, play: Play) -> None:
     )
     assert good.returncode == 0, good.stdout
     backup = re.search(r"r\.backup_file: (\S+)", good.stdout)
-    assert backup and re.fullmatch(r"/srv/mt/atomic/f\.\d+\.\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d~", backup[1]), good.stdout
+    assert backup and re.fullmatch(r"/srv/mt/atomic/f\.\d+\.\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d~", backup[1]), (
+        good.stdout
+    )
     assert sh(lab, f"cat /srv/mt/atomic/f {backup[1]}; stat -c %a /srv/mt/atomic/f") == "v2\nv1\n600\n"
     lif = play("- lineinfile: {path: /srv/mt/atomic/f, line: v3, backup: true, validate: 'grep -q v3 %s'}")
     assert counters(lif.stdout)["changed"] == 1
@@ -315,7 +333,9 @@ def test_get_url_cycle_checksum_and_force(lab: LabSession, play: Play, web: tupl
     play("- file: {path: /srv/mt/dl, state: directory}")
     task = f"- get_url: {{url: '{url}/p.txt', dest: /srv/mt/dl/p.txt, mode: '0600', checksum: 'sha256:{digest}'}}"
     check = play(task, "--check")
-    assert counters(check.stdout)["changed"] == 1 and lab.ssh("h1", "test -e /srv/mt/dl/p.txt").returncode == 1
+    assert (
+        counters(check.stdout)["changed"] == 1 and lab.ssh("h1", "test -e /srv/mt/dl/p.txt").returncode == 1
+    )
     first = play(task)
     assert counters(first.stdout)["changed"] == 1, first.stdout
     assert sh(lab, "stat -c %a /srv/mt/dl/p.txt; cat /srv/mt/dl/p.txt") == "600\npayload\n"
