@@ -110,11 +110,11 @@ def task_items(playbook: Path = PLAYBOOK) -> int:
 # -- processes ------------------------------------------------------------------------------------
 
 
-def _become_subreaper() -> None:
+def _become_subreaper(on: bool = True) -> None:
     """Orphans of our runs (Ansible's ControlPersist masters) become our children, to be reaped
-    and counted."""
+    and counted. Switched off again after the bench (it may run inside a test process)."""
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
 
 
@@ -218,6 +218,7 @@ class Bench:
             if self.own_fleet and not self.config.keep:
                 self.fleet.down()
             shutil.rmtree(self.control_dir, ignore_errors=True)
+            _become_subreaper(False)
             os.close(lock)
         (self.run_dir / "results.json").write_text(
             json.dumps([asdict(m) for m in self.measures], indent=2) + "\n"
