@@ -12,6 +12,7 @@ on each host with curl over the system ssh client, independent of orch.
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import re
 import sqlite3
@@ -229,6 +230,12 @@ def test_backup_restore_and_maintenance(fleet: tuple[LabSession, Path], tmp_path
         " restore app=demo backup=/opt/demo/backups/"
         in lab.ssh(1, "tail -n 1 /var/log/demo-deploy.log").stdout
     )
+    # deploy backs the database up first when one is configured.
+    count = "ls /opt/demo/backups/demo-sqlite-*.db.gz | wc -l"
+    before = int(lab.ssh(1, count, check=True).stdout)
+    deployed = play(inventory, "deploy.yml", *sqlite, "-e", "app_version=2.0.0")
+    assert deployed.returncode == 0, explain(deployed)
+    assert int(lab.ssh(1, count, check=True).stdout) == before + 1
     missing = play(inventory, "restore.yml", *sqlite, "-e", "restore_backup=nope.db.gz")
     assert missing.returncode == 2 and "no backup nope.db.gz in /opt/demo/backups" in missing.stdout
 
@@ -240,3 +247,46 @@ def test_backup_restore_and_maintenance(fleet: tuple[LabSession, Path], tmp_path
     assert off.returncode == 0, explain(off)
     assert '"status":"ok"' in health(lab, 1)
     assert lab.ssh(1, "test -e /opt/demo/shared/MAINTENANCE").returncode == 1
+
+
+def _certificate(days: int) -> str:
+    """A self-signed PEM certificate valid for `days` more days."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "demo.example")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=days, hours=12))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_health_checks_certificate_expiry(fleet: tuple[LabSession, Path]) -> None:
+    lab, inventory = fleet
+    lab.ssh(3, "cat > /etc/ssl/soon.pem", input=_certificate(5), check=True)
+    lab.ssh(3, "cat > /etc/ssl/later.pem", input=_certificate(60), check=True)
+    certs = ("--limit", "h3", "-e", '{"health_cert_files": ["/etc/ssl/soon.pem", "/etc/ssl/later.pem"]}')
+    report = play(inventory, "health.yml", *certs)
+    assert report.returncode == 2, explain(report)
+    assert (
+        "cert FAIL /etc/ssl/soon.pem 5d" in report.stdout
+        and "cert ok /etc/ssl/later.pem 60d" in report.stdout
+    )
+    lab.ssh(3, "rm /etc/ssl/soon.pem", check=True)
+    again = play(inventory, "health.yml", *certs)
+    assert again.returncode == 2 and "cert FAIL /etc/ssl/soon.pem unreadable" in again.stdout
+    fine = play(
+        inventory, "health.yml", "--limit", "h3", "-e", '{"health_cert_files": ["/etc/ssl/later.pem"]}'
+    )
+    assert fine.returncode == 0, explain(fine)
