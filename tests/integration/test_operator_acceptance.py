@@ -290,3 +290,20 @@ def test_health_checks_certificate_expiry(fleet: tuple[LabSession, Path]) -> Non
         inventory, "health.yml", "--limit", "h3", "-e", '{"health_cert_files": ["/etc/ssl/later.pem"]}'
     )
     assert fine.returncode == 0, explain(fine)
+
+
+def test_env_secret_change_is_reported_never_shown(fleet: tuple[LabSession, Path]) -> None:
+    lab, inventory = fleet
+    secret = '{"app_secrets": {"APP_SECRET_KEY": "rotated-TOPSECRET-value"}}'
+    checked = play(inventory, "bootstrap.yml", "--limit", "h2", "--check", "--diff", "-e", secret)
+    assert checked.returncode == 0, explain(checked)
+    assert re.search(r"TASK \[App \.env[^\n]*\n(?:[^\n]*\n)?changed: \[h2\]", checked.stdout), explain(
+        checked
+    )
+    assert "TOPSECRET" not in checked.stdout + checked.stderr
+    assert "lab-secret-not-for-production" not in checked.stdout + checked.stderr
+    assert "APP_SECRET_KEY=lab-secret" in lab.ssh(2, "cat /opt/demo/shared/.env", check=True).stdout
+    rotated = play(inventory, "bootstrap.yml", "--limit", "h2", "--diff", "-e", secret)
+    assert rotated.returncode == 0 and "TOPSECRET" not in rotated.stdout + rotated.stderr
+    env = lab.ssh(2, "stat -c %a /opt/demo/shared/.env; cat /opt/demo/shared/.env", check=True).stdout
+    assert env.startswith("600\n") and "APP_SECRET_KEY=rotated-TOPSECRET-value" in env
