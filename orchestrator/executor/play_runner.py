@@ -335,7 +335,7 @@ class PlayRunner:
             try:
                 planned = self.runner.plan_include(host, task, frame, kind)
             except OrchError as exc:
-                self._record(task, host, self.runner.failed_outcome(host, task, exc), frame, batch)
+                self._record(task, host, self.runner.failed_outcome(host, task, exc, frame), frame, batch)
                 continue
             if planned is None:
                 self._record(task, host, self.runner.skipped_outcome(host, task), frame, batch)
@@ -351,7 +351,7 @@ class PlayRunner:
                 block = self._load_included(task, frame, kind, target, params)
             except OrchError as exc:
                 for host in group_hosts:
-                    self._record(task, host, self.runner.failed_outcome(host, task, exc), frame, batch)
+                    self._record(task, host, self.runner.failed_outcome(host, task, exc, frame), frame, batch)
                 continue
             shown = target if kind == "include_tasks" else target["name"]
             suffix = f" => (item={label})" if label is not None else ""

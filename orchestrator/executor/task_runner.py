@@ -176,10 +176,30 @@ class TaskRunner:
         except OrchError as exc:
             # A no_log task's error may quote its data (e.g. a bad `loop` value): censor it too.
             msg = NO_LOG_MSG if _literal_true(frame.keyword("no_log", task.options)) else str(exc)
-            return HostOutcome(self._result(host, task, Status.FAILED, {"msg": msg}, started))
+            ignored = self._errors_ignored(host, task, frame)
+            return HostOutcome(
+                self._result(host, task, Status.FAILED, {"msg": msg}, started, ignored=ignored)
+            )
 
-    def failed_outcome(self, host: str, task: Task, exc: OrchError) -> HostOutcome:
-        return HostOutcome(self._result(host, task, Status.FAILED, {"msg": str(exc)}, time.monotonic()))
+    def failed_outcome(
+        self, host: str, task: Task, exc: OrchError, frame: Frame | None = None
+    ) -> HostOutcome:
+        ignored = self._errors_ignored(host, task, frame)
+        data = {"msg": str(exc)}
+        return HostOutcome(self._result(host, task, Status.FAILED, data, time.monotonic(), ignored=ignored))
+
+    def _errors_ignored(self, host: str, task: Task, frame: Frame | None) -> bool:
+        """ignore_errors for a task that failed before its module ran (a bad conditional, an
+        undefined loop list): Ansible ignores those errors too."""
+        value = (frame or Frame()).keyword("ignore_errors", task.options)
+        if isinstance(value, str):
+            try:
+                value = self.templar.render(
+                    value, self.variables(host, _with_task_vars(frame or Frame(), task))
+                )
+            except OrchError:
+                return False
+        return to_bool(value or False)
 
     def skipped_outcome(self, host: str, task: Task) -> HostOutcome:
         return HostOutcome(self._skipped(host, task, time.monotonic(), "Conditional result was False"))
@@ -316,7 +336,10 @@ class TaskRunner:
         return rendered
 
     def _loop_items(self, task: Task, variables: Mapping[str, Any]) -> list[Any]:
-        terms = self.templar.render(task.loop, variables)
+        try:
+            terms = self.templar.render(task.loop, variables)
+        except TemplateError as exc:
+            raise TemplateError(f"{exc.message} (in the loop of task at {task.location})") from None
         kind = task.loop_kind or "loop"
         if kind == "loop":
             if not isinstance(terms, list):

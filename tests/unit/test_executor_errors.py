@@ -1,0 +1,42 @@
+"""Errors raised before a module runs (conditionals, loop lists, arguments) name the template,
+the variable and the task's file:line, and obey ignore_errors. Runs on the local connection."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from orchestrator.lab.testing import run_orch
+
+PLAYBOOK = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: when with undefined
+      debug: {msg: hi}
+      when: nope_var == 1
+      ignore_errors: "{{ 1 == 1 }}"
+    - name: loop with undefined
+      debug: {msg: "{{ item }}"}
+      loop: "{{ nope_list }}"
+      ignore_errors: true
+    - name: argument with undefined attribute
+      debug: {msg: "{{ inventory_hostname.nope }}"}
+      ignore_errors: true
+    - name: not ignored
+      debug: {msg: "{{ still_missing }}"}
+"""
+
+
+def test_template_errors_are_located_and_ignorable(tmp_path: Path) -> None:
+    playbook = tmp_path / "p.yml"
+    playbook.write_text(textwrap.dedent(PLAYBOOK))
+    proc = run_orch("play", str(playbook), "-i", "localhost,", "-e", "ansible_connection=local", cwd=tmp_path)
+    out = proc.stdout
+    assert proc.returncode == 2, out + proc.stderr
+    assert out.count("...ignoring") == 3
+    assert f"{playbook}:5:7: error while evaluating conditional (nope_var == 1): 'nope_var' is undefined" in out
+    assert f"'nope_list' is undefined; template: '{{{{ nope_list }}}}' (in the loop of task at {playbook}:9:7)" in out
+    assert "has no attribute 'nope'; template: '{{ inventory_hostname.nope }}'" in out
+    assert "'still_missing' is undefined" in out
+    assert "ok=3 " in out and "failed=1 " in out and "ignored=3" in out
