@@ -126,6 +126,11 @@ class LabFleet:
     ) -> None:
         self.state_dir = Path(state_dir or os.environ.get("ORCH_LAB_DIR") or DEFAULT_STATE_DIR).absolute()
         self.net = _check_net(net or os.environ.get("ORCH_LAB_NET") or DEFAULT_NET)
+        # A fleet sharing another directory's image says so in its state dir, so `orch lab
+        # --state-dir D revive 2` finds that image instead of building one in D.
+        image_file = self.state_dir / "image-dir"
+        if image_dir is None and image_file.is_file():
+            image_dir = image_file.read_text().strip()
         self.image_dir = Path(image_dir).absolute() if image_dir else self.state_dir
         self.mirror = mirror
         self.progress = progress
@@ -230,6 +235,9 @@ class LabFleet:
             raise LabError(f"the lab holds 1 to {MAX_HOSTS} hosts; asked for {n}")
         self._preflight()
         self.build_rootfs()
+        if self.image_dir != self.state_dir:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.state_dir / "image-dir", f"{self.image_dir}\n")
         options = HostOptions(no_python=no_python, shared_apt=shared_apt)
         with self._lock():
             todo = [i for i in range(1, n + 1) if not self.is_running(i)]
