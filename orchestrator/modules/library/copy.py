@@ -89,8 +89,10 @@ class Copy(Module):
             return self._remote(ctx, args)
         if args.get("content") is not None:
             content = args["content"]
-            if not isinstance(content, str):
+            if isinstance(content, dict | list):
                 content = json.dumps(content)  # Ansible writes dict/list content as JSON
+            elif not isinstance(content, str):
+                content = str(content)  # and anything else as Python's str(): True, 3
             data = content.encode("utf-8", "surrogateescape")
             if args["dest"].endswith("/"):
                 raise ModuleFailed("can not use content with a dir as dest")
