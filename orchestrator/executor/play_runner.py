@@ -183,7 +183,11 @@ class PlayRunner:
                 for h in failed_here:
                     self.state[h].failed = False
                 rescue_frame = Frame(inner.options, inner.scope, inner.role, rescuable=frame.rescuable)
-                self.walk(block.rescue, failed_here, rescue_frame, batch)
+                rescuers = failed_here
+                if self.any_errors_fatal or to_bool(inner.keyword("any_errors_fatal") or False):
+                    # Ansible: with any_errors_fatal every host of the block goes to rescue
+                    rescuers = [h for h in hosts if self.state[h].active]
+                self.walk(block.rescue, rescuers, rescue_frame, batch)
         finally:
             self._blocks.open = self._open_blocks() - deferred
         if block.always:
