@@ -27,14 +27,15 @@ SIM_MARK = "__ORCH_APT_SIM__"
 _CACHE_SH = r"""
 export DEBIAN_FRONTEND=noninteractive DEBIAN_PRIORITY=critical LC_ALL=C
 command -v apt-get >/dev/null 2>&1 || orch_fail "apt-get not found: this host does not use apt"
+# Sets cache_time (a variable, not output: no subshell around the one stat).
 orch_cache_time() {
   for __p in /var/lib/apt/periodic/update-success-stamp /var/lib/apt/lists; do
-    [ -e "$__p" ] && { stat -c %Y "$__p"; return; }
-  done; echo 0
+    [ -e "$__p" ] && { cache_time=$(stat -c %Y "$__p"); return; }
+  done; cache_time=0
 }
-cache_time=$(orch_cache_time)
-__age=$(( $(date +%s) - cache_time ))
-if [ "$want_update" = 1 ] && { [ "$valid" = 0 ] || [ "$__age" -gt "$valid" ]; }; then
+orch_cache_time
+# The clock is read only when the age matters (date is a process start on every no-op otherwise).
+if [ "$want_update" = 1 ] && { [ "$valid" = 0 ] || [ "$(( $(date +%s) - cache_time ))" -gt "$valid" ]; }; then
   if [ "$check" = 1 ]; then orch_kv cache_updated 1
   else
     __n=0 __delay=1
@@ -42,8 +43,7 @@ if [ "$want_update" = 1 ] && { [ "$valid" = 0 ] || [ "$__age" -gt "$valid" ]; };
       __n=$((__n + 1)); [ "$__n" -ge "$retries" ] && orch_fail "Failed to update apt cache after $retries retries: $__out"
       sleep "$__delay"; __delay=$((__delay * 2)); [ "$__delay" -gt "$max_delay" ] && __delay=$max_delay
     done
-    __new=$(orch_cache_time); [ "$__new" != "$cache_time" ] && orch_kv cache_updated 1
-    cache_time=$__new
+    __old=$cache_time; orch_cache_time; [ "$__old" != "$cache_time" ] && orch_kv cache_updated 1
   fi
 fi
 orch_kv cache_update_time "$cache_time"
@@ -224,8 +224,9 @@ class Apt(Module):
             # Remove what is installed (or, with purge, what still has config files).
             wanted = "ii|iU|iF|iH|hi|rc" if args["purge"] else "ii|iU|iF|iH|hi"
             select = (
-                f"for __p in {quoted}; do\n"
-                '  __s=$(dpkg-query -W -f=\'${db:Status-Abbrev}\' "${__p%%=*}" 2>/dev/null | tr -d " ")\n'
+                _status_lookup([n.partition("=")[0] for n in names])
+                + f"for __p in {quoted}; do\n"
+                '  orch_pkg_status "${__p%%=*}"\n'
                 f'  case "$__s" in {wanted}) targets="$targets ${{__p%%=*}}" ;; esac\n'
                 "done"
             )
@@ -239,9 +240,10 @@ class Apt(Module):
         # present: a bare name already installed is left alone (no upgrade); name=version goes
         # to apt, which does nothing when that version is installed.
         select = (
-            f"for __p in {quoted}; do\n"
+            _status_lookup([n for n in names if "=" not in n])
+            + f"for __p in {quoted}; do\n"
             '  case "$__p" in *=*) targets="$targets $__p"; continue ;; esac\n'
-            '  __s=$(dpkg-query -W -f=\'${db:Status-Abbrev}\' "$__p" 2>/dev/null | tr -d " ")\n'
+            '  orch_pkg_status "$__p"\n'
             '  [ "$__s" = ii ] || [ "$__s" = hi ] || targets="$targets $__p"\n'
             "done"
         )
@@ -302,6 +304,36 @@ class Apt(Module):
         if match:
             return ModuleFailed(f"No package matching '{match.group(1)}' is available", **exc.result)
         return exc
+
+
+# A name dpkg-query matches exactly by ${Package} (no glob, no :arch): such names are looked up in
+# one dpkg-query for the whole task instead of one dpkg-query + tr per package.
+_PLAIN_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]*$")
+
+
+def _status_lookup(names: list[str]) -> str:
+    """Shell defining orch_pkg_status NAME: sets $__s to NAME's dpkg status abbreviations,
+    spaces removed, one per installed instance ("ii", "iiii" for two architectures, "" unknown)."""
+    plain = sorted({n for n in names if _PLAIN_NAME.match(n)})
+    batch = (
+        "__dpkg=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\\n' "
+        + " ".join(quote(n) for n in plain)
+        + " 2>/dev/null)\n"
+        if plain
+        else "__dpkg=\n"
+    )
+    return batch + (
+        "orch_pkg_status() {\n"
+        "  __s=\n"
+        f"  case {quote(' ' + ' '.join(plain) + ' ')} in *\" $1 \"*)\n"
+        '    while read -r __n __st; do [ "$__n" = "$1" ] && __s=$__s$__st; done <<__ORCH_DPKG__\n'
+        "$__dpkg\n"
+        "__ORCH_DPKG__\n"
+        "    return 0 ;;\n"
+        "  esac\n"
+        "  __s=$(dpkg-query -W -f='${db:Status-Abbrev}' \"$1\" 2>/dev/null | tr -d \" \")\n"
+        "}\n"
+    )
 
 
 def _fields(text: str) -> dict[str, str]:
