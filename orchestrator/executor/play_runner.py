@@ -11,7 +11,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from orchestrator.errors import OrchError
@@ -21,6 +21,7 @@ from orchestrator.modules.spec import is_templated, to_bool
 from orchestrator.playbook.model import Block, Play, Role, Task, TaskOptions
 from orchestrator.playbook.roles import role_handlers, role_task_tree
 from orchestrator.results import HostStats, Status, TaskResult
+from orchestrator.vars import Scope
 
 INCLUDE_ACTIONS = {
     "include_tasks": "include_tasks",
@@ -71,7 +72,18 @@ class PlayRunner:
         self.stats = stats
         self.task_filter = task_filter
         self.force_handlers = force_handlers or bool(play.force_handlers)
-        self.frame = play_frame  # includes the roles' exported vars (see exported_role_vars)
+        # The play frame includes the roles' exported vars (see exported_role_vars); the two
+        # mappings added here fill up when an include_role with `public: true` runs, so the
+        # tasks after it see that role's defaults and vars.
+        self._public_defaults: dict[str, Any] = {}
+        self._public_vars: dict[str, Any] = {}
+        scope = play_frame.scope
+        self.frame = replace(
+            play_frame,
+            scope=Scope(
+                (*scope.role_defaults, self._public_defaults), (*scope.play, self._public_vars), scope.params
+            ),
+        )
         self.state: dict[str, HostRun] = {h: HostRun() for h in hosts}
         self.batch: list[str] = []  # the serial batch being run
         self.stop_run = False  # set when Ansible would not run the playbook's later plays
@@ -94,7 +106,9 @@ class PlayRunner:
 
     def _play_keyword(self, value: Any) -> Any:
         """serial / max_fail_percentage may template play vars and extra vars, as in Ansible."""
-        if not self.hosts or not (is_templated(value) or (isinstance(value, list) and any(map(is_templated, value)))):
+        if not self.hosts or not (
+            is_templated(value) or (isinstance(value, list) and any(map(is_templated, value)))
+        ):
             return value
         return self.runner.templar.render(value, self.runner.variables(self.hosts[0], self.frame))
 
@@ -414,6 +428,13 @@ class PlayRunner:
                 for handler in role_handlers(role):
                     self._add_handler(handler)
             block = Block(block=role_task_tree(role), options=options, role=role, name=role.name)
+            if to_bool(target.get("public", False)):
+                defaults, role_vars = exported_role_vars(
+                    Play(name="", hosts="", location=task.location, roles=[role])
+                )
+                with self._lock:
+                    self._public_defaults.update(defaults)
+                    self._public_vars.update(role_vars)
         for warning in warnings:
             self.emit(Message("warning", warning))
         return block

@@ -241,7 +241,7 @@ class TaskRunner:
         target = {
             k: v
             for k, v in args.items()
-            if k in ("tasks_from", "vars_from", "defaults_from", "handlers_from")
+            if k in ("tasks_from", "vars_from", "defaults_from", "handlers_from", "public")
         }
         target["name"] = str(args.get("name") or args.get("role"))
         return target, params, label
