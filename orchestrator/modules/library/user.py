@@ -15,19 +15,23 @@ from typing import Any
 
 from orchestrator.executor.context import ModuleContext
 from orchestrator.modules.base import Module, ModuleFailed, register
+from orchestrator.modules.nss import NSS_SH
 from orchestrator.modules.spec import ArgSpec, Param
 from orchestrator.transport.shell import quote
 
 _HASH = re.compile(r"^(\$[0-9a-z]+\$|\$2[aby]\$|[./0-9A-Za-z]{13}$|!|\*)")
 
 # Prints @@passwd, @@shadow, @@member (groups listing the user), @@group (each group asked for).
-_READ_SH = r"""
-printf '@@passwd\n'; getent passwd "$n" 2>/dev/null || grep "^$n:" /etc/passwd || :
-printf '@@shadow\n'; getent shadow "$n" 2>/dev/null || grep "^$n:" /etc/shadow 2>/dev/null || :
-printf '@@member\n'; getent group | awk -F: -v u="$n" '{k=split($4,m,","); for (i=1;i<=k;i++) if (m[i]==u) print $1}'
-printf '@@group\n'; for __g in $want_groups; do getent group "$__g" || echo "?$__g"; done
+# Builtin reads of the local files (orch_getent, orch_groups_of): no process starts on a no-op.
+_READ_SH = NSS_SH + r"""
+printf '@@passwd\n'; orch_getent passwd "$n" 2>/dev/null || :
+printf '@@shadow\n'; orch_getent shadow "$n" 2>/dev/null || :
+printf '@@member\n'; orch_groups_of "$n"
+printf '@@group\n'; for __g in $want_groups; do orch_getent group "$__g" || echo "?$__g"; done
 printf '@@home\n'
-if [ -n "$home" ]; then __h=$home; else __h=$(getent passwd "$n" | cut -d: -f6 || :); fi
+if [ -n "$home" ]; then __h=$home; else
+  orch_ent passwd "$n" 2>/dev/null || :; __h=$__ent
+  case "$__h" in *:*:*:*:*:*) __h=${__h#*:*:*:*:*:}; __h=${__h%%:*} ;; *) __h= ;; esac; fi
 if [ -n "$__h" ] && [ -d "$__h" ]; then echo yes; fi
 """
 
