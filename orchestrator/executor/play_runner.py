@@ -223,7 +223,7 @@ class PlayRunner:
         if not handler and not self.task_filter(task, frame):
             return
         if task.action in ("meta", "ansible.builtin.meta"):
-            self._meta(task, hosts, batch)
+            self._meta(task, self._meta_hosts(task, hosts, frame, batch), batch)
             return
         self._announce(task, hosts, handler)
         if task.action in INCLUDE_ACTIONS:
@@ -506,11 +506,25 @@ class PlayRunner:
 
     # -- meta ------------------------------------------------------------------------------------
 
+    def _meta_hosts(self, task: Task, hosts: list[str], frame: Frame, batch: list[str]) -> list[str]:
+        """The hosts whose `when` holds for a meta task; a broken condition fails its host."""
+        selected = []
+        for h in hosts:
+            try:
+                if self.runner.condition_holds(h, task, frame):
+                    selected.append(h)
+            except OrchError as exc:
+                self._announce(task, hosts, False)
+                self._record(task, h, self.runner.failed_outcome(h, task, exc, frame), frame, batch)
+        return selected
+
     def _meta(self, task: Task, hosts: list[str], batch: list[str]) -> None:
         action = str(task.args.get("_raw_params", "")).strip()
         if action == "flush_handlers":
             self.flush_handlers(hosts)
         elif action == "end_play":
+            if not hosts:  # `when` false everywhere
+                return
             for h in batch:
                 self.state[h].ended = True
             raise PlayAborted("end_play")

@@ -352,6 +352,10 @@ class TaskRunner:
         listed = terms if isinstance(terms, list) else [terms]
         return self.templar.run_lookup(kind, listed, variables)
 
+    def condition_holds(self, host: str, task: Task, frame: Frame) -> bool:
+        """The task's `when` (with everything it inherits) on this host: for meta tasks."""
+        return self._when(task, frame, self.variables(host, frame))
+
     def _when(self, task: Task, frame: Frame, variables: Mapping[str, Any]) -> bool:
         for condition in frame.whens(task.options):
             try:
