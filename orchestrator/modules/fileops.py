@@ -61,8 +61,16 @@ orch_statvars() {
   set -- $__s
   st_mode=$1 st_owner=$2 st_group=$3 st_uid=$4 st_gid=$5 st_size=$6
 }
-# key=value, the value hex-encoded: safe for paths and link targets holding newlines.
-orch_kvx() { printf '%s=' "$1"; printf '%s' "$2" | od -An -v -tx1 | tr -d ' \n'; echo; }
+# key=value, the value hex-encoded: safe for paths and link targets holding newlines. A value of
+# only plain path characters goes as "=value" (hex never starts with "="): od and tr are two
+# process starts per value, and most paths need no encoding.
+orch_kvx() {
+  case "$2" in
+    '') printf '%s=\n' "$1" ;;
+    *[!A-Za-z0-9/._@+,:%~-]*) printf '%s=' "$1"; printf '%s' "$2" | od -An -v -tx1 | tr -d ' \n'; echo ;;
+    *) printf '%s==%s\n' "$1" "$2" ;;
+  esac
+}
 # The orch_statvars values as key=value lines, keys prefixed with $1 (e.g. "after_").
 orch_report_stat() {
   orch_kv "${1}state" "$st_state"; orch_kv "${1}mode" "$st_mode"; orch_kv "${1}owner" "$st_owner"
@@ -90,7 +98,12 @@ orch_check_attrs() {
   if [ -n "$want_group" ] && [ "$want_group" != "$st_group" ] && [ "$want_group" != "$st_gid" ]; then
     attr_change=1; fi
   if [ -n "$want_mode" ]; then
-    want_octal=$(orch_want_mode "$1" "$want_mode" "$st_mode") || orch_fail "mode must be in octal or symbolic form: $want_mode"
+    case "$want_mode" in
+      # Octal: orch_want_mode's printf '%o' is the digits without leading zeros; no subshell.
+      [0-7]|[0-7][0-7]|[0-7][0-7][0-7]|[0-7][0-7][0-7][0-7]|[0-7][0-7][0-7][0-7][0-7])
+        want_octal=${want_mode#"${want_mode%%[!0]*}"}; want_octal=${want_octal:-0} ;;
+      *) want_octal=$(orch_want_mode "$1" "$want_mode" "$st_mode") || orch_fail "mode must be in octal or symbolic form: $want_mode" ;;
+    esac
     [ "$want_octal" = "$st_mode" ] || attr_change=1
   fi
 }
@@ -127,6 +140,8 @@ def md5(data: bytes) -> str:
 
 def unhex(value: str) -> str:
     """Decode an orch_kvx value."""
+    if value.startswith("="):  # sent as is (only plain path characters)
+        return value[1:]
     try:
         return bytes.fromhex(value).decode("utf-8", "surrogateescape")
     except ValueError:
@@ -293,7 +308,7 @@ fi
 content_change=0 attr_change=0
 case "$st_state" in
   absent) content_change=1 ;;
-  file) cur=$(orch_sha1 "$d"); orch_kv before_checksum "$cur"
+  file) cur=$(sha1sum < "$d"); cur=${{cur%% *}}; orch_kv before_checksum "$cur"  # orch_sha1, 2 fewer forks
         [ "$cur" = {checksum} ] || [ {force} = 0 ] || content_change=1
         orch_check_attrs "$d" ;;
   directory) orch_fail "Destination $d is a directory; cannot write a file there" ;;
