@@ -20,14 +20,19 @@ import yaml
 
 from orchestrator.lab.testing import REPO_ROOT, LabSession
 
-RECAP_LINE = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+"
-                        r"skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)", re.M)
+RECAP_LINE = re.compile(
+    r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+"
+    r"skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)",
+    re.M,
+)
 COUNTERS = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
 
 
 def recap(stdout: str) -> dict[str, dict[str, int]]:
     """The PLAY RECAP counters per host, parsed the way tools written for Ansible parse them."""
-    return {m[1]: dict(zip(COUNTERS, map(int, m.groups()[1:]), strict=True)) for m in RECAP_LINE.finditer(stdout)}
+    return {
+        m[1]: dict(zip(COUNTERS, map(int, m.groups()[1:]), strict=True)) for m in RECAP_LINE.finditer(stdout)
+    }
 
 
 def write(path: Path, text: str) -> Path:
@@ -44,7 +49,9 @@ def exists_on(lab: LabSession, host: str, path: str) -> bool:
 def play(lab: LabSession, run_orch, tmp_path: Path):
     """play(yaml_text, *args) -> CompletedProcess of `orch play` on the lab inventory."""
 
-    def run(text: str, *args: str, inventory: Path | None = None, **kwargs) -> subprocess.CompletedProcess[str]:
+    def run(
+        text: str, *args: str, inventory: Path | None = None, **kwargs
+    ) -> subprocess.CompletedProcess[str]:
         path = write(tmp_path / f"play{len(list(tmp_path.glob('play*.yml')))}.yml", text)
         return run_orch("play", str(path), "-i", str(inventory or lab.inventory_path), *args, **kwargs)
 
@@ -125,7 +132,13 @@ def test_json_output_has_every_task_on_every_host(fresh_lab: LabSession, play, t
     assert config["status"] == "changed" and config["dest"] == "/srv/app/app.conf"
     assert tasks[2]["hosts"]["h2"]["stdout"] == "name=h2\nport=8080"
     assert doc["stats"]["h1"] == {
-        "ok": 4, "changed": 2, "unreachable": 0, "failures": 0, "skipped": 0, "rescued": 0, "ignored": 0
+        "ok": 4,
+        "changed": 2,
+        "unreachable": 0,
+        "failures": 0,
+        "skipped": 0,
+        "rescued": 0,
+        "ignored": 0,
     }
     assert out.stat().st_mode & 0o777 == 0o600
 
@@ -147,7 +160,7 @@ def test_failed_host_drops_out_while_others_go_on(lab: LabSession, play) -> None
     for host in lab.hosts[1:]:
         assert counts[host.name] == {**dict.fromkeys(COUNTERS, 0), "ok": 1, "skipped": 1}
     # the failure is shown as readable fields, not a JSON blob
-    assert 'fatal: [h1]: FAILED! =>' in result.stdout
+    assert "fatal: [h1]: FAILED! =>" in result.stdout
     assert "rc: 1" in result.stdout
 
 
@@ -179,7 +192,9 @@ def test_unreachable_host_exit_4_and_wins_over_failed(lab: LabSession, play, tmp
     assert "UNREACHABLE!" in result.stdout
 
 
-def test_host_killed_mid_run_is_unreachable_and_does_not_hold_up_others(lab: LabSession, tmp_path: Path) -> None:
+def test_host_killed_mid_run_is_unreachable_and_does_not_hold_up_others(
+    lab: LabSession, tmp_path: Path
+) -> None:
     path = write(
         tmp_path / "slow.yml",
         """
@@ -369,16 +384,21 @@ def test_extra_vars_forms_and_precedence(lab: LabSession, play, tmp_path: Path) 
           tasks:
             - debug: msg="{{ kv }}/{{ from_json }}/{{ from_file }}/{{ shared }}"
         """,
-        "-e", "kv=cli",
-        "-e", '{"from_json": [1, 2]}',
-        "-e", f"@{extra}",
+        "-e",
+        "kv=cli",
+        "-e",
+        '{"from_json": [1, 2]}',
+        "-e",
+        f"@{extra}",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "msg: cli/[1, 2]/file/file" in result.stdout
 
 
 def test_adhoc_one_line_and_exit_codes(lab: LabSession, run_orch) -> None:
-    ok = run_orch("run", "lab", "-i", str(lab.inventory_path), "-m", "shell", "-a", "echo hi; echo there", "-o")
+    ok = run_orch(
+        "run", "lab", "-i", str(lab.inventory_path), "-m", "shell", "-a", "echo hi; echo there", "-o"
+    )
     assert ok.returncode == 0
     for host in lab.hosts:
         assert f"{host.name} | CHANGED | rc=0 | (stdout) hi\\nthere" in ok.stdout
@@ -423,14 +443,20 @@ def test_changed_host_key_is_refused_with_its_fingerprint(lab: LabSession, play,
     real = lab.known_hosts_path.read_text().splitlines()
     # h1's entry gets another host's key: exactly what a man in the middle looks like
     other_key = next(line for line in real if line.split()[0] == lab.address("h2")).split(None, 1)[1]
-    known.write_text("\n".join(
-        f"{lab.address('h1')} {other_key}" if line.split()[0] == lab.address("h1") else line for line in real
-    ) + "\n")
+    known.write_text(
+        "\n".join(
+            f"{lab.address('h1')} {other_key}" if line.split()[0] == lab.address("h1") else line
+            for line in real
+        )
+        + "\n"
+    )
     planted = known.read_text()
     result = play(
         "- hosts: h1,h2\n  gather_facts: false\n  tasks: [ping: ]\n",
-        "--known-hosts", str(known),
-        "-e", f"ansible_ssh_common_args='-o UserKnownHostsFile={known}'",
+        "--known-hosts",
+        str(known),
+        "-e",
+        f"ansible_ssh_common_args='-o UserKnownHostsFile={known}'",
     )
     assert result.returncode == 4, result.stdout + result.stderr
     counts = recap(result.stdout)
@@ -441,7 +467,9 @@ def test_changed_host_key_is_refused_with_its_fingerprint(lab: LabSession, play,
 
 
 def test_ctrl_c_exits_99(lab: LabSession, tmp_path: Path) -> None:
-    path = write(tmp_path / "long.yml", "- hosts: h1\n  gather_facts: false\n  tasks:\n    - command: sleep 30\n")
+    path = write(
+        tmp_path / "long.yml", "- hosts: h1\n  gather_facts: false\n  tasks:\n    - command: sleep 30\n"
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "orchestrator.cli", "play", str(path), "-i", str(lab.inventory_path)],
         stdout=subprocess.PIPE,
