@@ -321,7 +321,10 @@ _ENV_OPTIONS: dict[str, Any] = {
     "cache_size": 0,
 }
 # Ansible keeps a string's trailing newline (`content: |` blocks end in one)
-_TASK_ENV = _TaskEnvironment(finalize=_finalize_native, keep_trailing_newline=True, **_ENV_OPTIONS)
+# and, like Ansible's templar, drops the newline after a block tag ({% for %}, {% set %})
+_TASK_ENV = _TaskEnvironment(
+    finalize=_finalize_native, keep_trailing_newline=True, trim_blocks=True, **_ENV_OPTIONS
+)
 _EXPR_ENV = _NativeEnvironment(finalize=_finalize_native, **_ENV_OPTIONS)
 # the template module's defaults: trim_blocks on, lstrip_blocks off, trailing newline kept
 _FILE_ENV = _Environment(

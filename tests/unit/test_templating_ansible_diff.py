@@ -209,6 +209,12 @@ a{{ none }}b
 {% set ns = namespace(t=0) %}{% for i in l %}{% set ns.t = ns.t + i %}{% endfor %}{{ ns.t }}
 {% macro m(a) %}<{{ a }}>{% endmacro %}{{ m(x) }}
 """.strip().splitlines()
+TEMPLATES += [
+    # multi-line task strings: block tags eat their newline, the final newline stays
+    "head\n{% for i in l %}\n{% set j = i %}\nrow {{ j }}\n{% endfor %}\ntail\n",
+    "{{ x }}\n",
+    "a\n\nb\n",
+]
 
 ERRORS = """
 {{ nope }}
