@@ -24,9 +24,10 @@ from orchestrator.playbook.keywords import (
     as_names,
     as_str,
     merge_options,
+    type_name,
 )
 from orchestrator.playbook.model import Block, Role, Task, TaskOptions
-from orchestrator.playbook.session import MISSING, PlayState, Scope, Session, type_name, where
+from orchestrator.playbook.session import MISSING, PlayState, Scope, Session, where
 
 if TYPE_CHECKING:
     from orchestrator.playbook.tasks import Action

@@ -30,7 +30,8 @@ class KeywordError(ValueError):
 # --- coercers: (keyword, raw value) -> stored value, or KeywordError -----------------------------
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
+    """How an error message names the YAML type of a value."""
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
@@ -61,7 +62,7 @@ def as_bool(key: str, value: Any) -> bool | str:
 
 def as_str(key: str, value: Any) -> str:
     if isinstance(value, (dict, list)):
-        raise KeywordError(f"'{key}' must be a string, got {_type_name(value)}")
+        raise KeywordError(f"'{key}' must be a string, got {type_name(value)}")
     if isinstance(value, bool):
         raise KeywordError(f"'{key}' must be a string, got the boolean {value}")
     return value if isinstance(value, str) else str(value)
@@ -149,7 +150,7 @@ def as_vars(key: str, value: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for part in parts:
         if not isinstance(part, dict):
-            raise KeywordError(f"'{key}' must be a mapping, got {_type_name(part)}")
+            raise KeywordError(f"'{key}' must be a mapping, got {type_name(part)}")
         for name in part:
             check_var_name(name)
         out.update(part)
@@ -161,7 +162,7 @@ def as_mapping(key: str, value: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for part in parts:
         if not isinstance(part, dict):
-            raise KeywordError(f"'{key}' must be a mapping, got {_type_name(part)}")
+            raise KeywordError(f"'{key}' must be a mapping, got {type_name(part)}")
         out.update(part)
     return out
 

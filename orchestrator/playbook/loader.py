@@ -38,10 +38,11 @@ from orchestrator.playbook.keywords import (
     as_str,
     as_tags,
     choice,
+    type_name,
 )
 from orchestrator.playbook.model import Block, Play, Playbook, Role, Task, TaskOptions, VarsPrompt
 from orchestrator.playbook.roles import role_search_paths
-from orchestrator.playbook.session import MISSING, PlayState, Scope, Session, type_name, where
+from orchestrator.playbook.session import MISSING, PlayState, Scope, Session, where
 from orchestrator.playbook.taskargs import short_action
 
 __all__ = [

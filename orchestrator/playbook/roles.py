@@ -17,9 +17,10 @@ from orchestrator.playbook.keywords import (
     apply_option,
     as_bool,
     merge_options,
+    type_name,
 )
 from orchestrator.playbook.model import Block, Role, Task, TaskOptions
-from orchestrator.playbook.session import MISSING, Scope, Session, type_name, where
+from orchestrator.playbook.session import MISSING, Scope, Session, where
 
 # Used only when neither ORCH_ROLES_PATH nor ANSIBLE_ROLES_PATH is set, like Ansible's default,
 # so roles installed with ansible-galaxy are found.

@@ -36,18 +36,6 @@ def where(*candidates: Any, fallback: SourceLocation | None = None) -> SourceLoc
     return fallback
 
 
-def type_name(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    return "nothing" if value is None else "a string"
-
-
 @dataclass
 class PlayState:
     """Per-play bookkeeping: handlers added by import_role, roles already placed (dedup)."""

@@ -33,9 +33,10 @@ from orchestrator.playbook.keywords import (
     as_str,
     check_var_name,
     merge_options,
+    type_name,
 )
 from orchestrator.playbook.model import Block, Task, TaskOptions
-from orchestrator.playbook.session import Scope, Session, type_name, where
+from orchestrator.playbook.session import Scope, Session, where
 from orchestrator.playbook.taskargs import (
     FREEFORM_ACTIONS,
     RAW_PARAMS,
