@@ -32,6 +32,9 @@ BEFORE_MARK = "__ORCH_BEFORE__"
 # after a query showed the checksum differs.
 INLINE_LIMIT = 256 * 1024
 
+# Octal modes as orch_want_mode recognises them (a case pattern).
+_OCTAL = "[0-7]|[0-7][0-7]|[0-7][0-7][0-7]|[0-7][0-7][0-7][0-7]|[0-7][0-7][0-7][0-7][0-7]"
+
 ATTR_PARAMS = {
     "owner": Param("str", help="User name (or uid) that should own the file."),
     "group": Param("str", help="Group name (or gid) that should own the file."),
@@ -108,9 +111,31 @@ orch_check_attrs() {
   fi
 }
 orch_apply_attrs() {
+  orch_apply_owner "$1"
+  if [ -n "$want_mode" ] && [ ! -L "$1" ]; then chmod -- "$want_mode" "$1"; fi
+}
+# Owner and group in one chown when both are wanted; if that fails, the two separate commands
+# run, so the outcome and the error message are those of chown then chgrp.
+orch_apply_owner() {
+  if [ -n "$want_owner" ] && [ -n "$want_group" ] && chown -h -- "$want_owner:$want_group" "$1" 2>/dev/null; then return 0; fi
   if [ -n "$want_owner" ]; then chown -h -- "$want_owner" "$1"; fi
   if [ -n "$want_group" ]; then chgrp -h -- "$want_group" "$1"; fi
-  if [ -n "$want_mode" ] && [ ! -L "$1" ]; then chmod -- "$want_mode" "$1"; fi
+}
+# Sets __dir to what `dirname -- "$1"` prints (without starting a process).
+orch_dirname() {
+  __dir=$1
+  case "$__dir" in '') __dir=.; return ;; *[!/]*) ;; *) __dir=/; return ;; esac
+  while :; do case "$__dir" in */) __dir=${__dir%/} ;; *) break ;; esac; done
+  case "$__dir" in */*) ;; *) __dir=.; return ;; esac
+  __dir=${__dir%/*}
+  while :; do case "$__dir" in */) __dir=${__dir%/} ;; *) break ;; esac; done
+  [ -n "$__dir" ] || __dir=/
+}
+# rm -f -- FILES..., starting rm only for files that exist (the usual case at exit: none).
+orch_rm_existing() {
+  for __f in "$@"; do
+    if [ -e "$__f" ] || [ -L "$__f" ]; then rm -f -- "$@"; return; fi
+  done
 }
 # A timestamped copy beside $1, named as Ansible's backup_local names it.
 orch_backup() {
@@ -187,19 +212,23 @@ def write_content_script(
         # The trap removes the temp file and the upload on every exit, failures included:
         # nothing is left behind in the directory or in /tmp.
         f"tmp= __up={quote(upload_path or '')}",
-        "trap 'rm -f -- \"$tmp\" \"$__up\"' EXIT",
-        '__dir=$(dirname -- "$d")',
+        "trap 'orch_rm_existing \"$tmp\" \"$__up\"' EXIT",
+        'orch_dirname "$d"',
         'mkdir -p -- "$__dir"' if make_parents else ":",
         '[ -d "$__dir" ] || orch_fail "Destination directory $__dir does not exist"',
         'tmp=$(mktemp -- "$__dir/.orch-tmp.XXXXXX")',  # mktemp: 0600, so the content is private
         fill,
         # Final mode in ONE chmod, never a wider one first: a file asked to be 0600 is never
         # readable by others, not even between two chmods.
-        'if [ "$st_state" = file ]; then __m=$st_mode; chown "$st_uid:$st_gid" "$tmp" 2>/dev/null || :',
-        'else __m=$(printf \'%o\' $(( 0666 & ~$(umask) ))); fi',
-        'if [ -n "$want_mode" ]; then __m=$(orch_want_mode "$tmp" "$want_mode" "$__m") || orch_fail "invalid mode: $want_mode"; fi',
-        'chmod "$__m" "$tmp"',
-        'orch_apply_attrs "$tmp"',
+        'if [ "$st_state" = file ]; then chown "$st_uid:$st_gid" "$tmp" 2>/dev/null || :; fi',
+        # An octal mode: owner first, then the one chmod (after chown, which clears set-id
+        # bits) instead of chmod, chown, chmod again to the same mode.
+        'case "$want_mode" in',
+        f"  {_OCTAL}) orch_apply_owner \"$tmp\"; chmod \"$want_mode\" \"$tmp\" ;;",
+        '  *) if [ "$st_state" = file ]; then __m=$st_mode; else __m=$(printf \'%o\' $(( 0666 & ~$(umask) ))); fi',
+        '     if [ -n "$want_mode" ]; then __m=$(orch_want_mode "$tmp" "$want_mode" "$__m") || orch_fail "invalid mode: $want_mode"; fi',
+        '     chmod "$__m" "$tmp"; orch_apply_attrs "$tmp" ;;',
+        'esac',
     ]
     lines.append(validate_line(validate))
     if backup:
