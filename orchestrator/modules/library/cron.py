@@ -252,10 +252,11 @@ class Cron(Module):
                     'orch_statvars "$d"\n' + write_content_script(content.encode(), None, None, False)
                 )
             else:
+                # crontab reads the new table from stdin ("-"): no temp file to create, chmod
+                # and remove (three process starts).
                 write = (
-                    "__t=$(mktemp /tmp/crontabXXXXXXXX); trap 'rm -f \"$__t\"' EXIT\n"
-                    f'printf {printf_literal(content.encode())} > "$__t"; chmod 0644 "$__t"\n'
-                    f'__o=$(crontab {user_opt}"$__t" 2>&1) || orch_fail "Failed to install new cronfile: $__o"'
+                    f"__o=$(printf {printf_literal(content.encode())} | crontab {user_opt}- 2>&1) "
+                    '|| orch_fail "Failed to install new cronfile: $__o"'
                 )
             converged = ctx.converge("return 10", backup + write)
             for line in converged.apply_out.splitlines():

@@ -32,7 +32,9 @@ elif [ -z "$__line" ]; then
 else
   __o=$(groupmod -g "$want_gid" ${non_unique:+-o} -- "$n" 2>&1) || orch_fail "$__o"
 fi
-orch_kv after_gid "$(getent group "$n" | cut -d: -f3 || :)"
+orch_ent group "$n" 2>/dev/null || :
+case "$__ent" in *:*:*) __gid=${__ent#*:*:}; __gid=${__gid%%:*} ;; *) __gid= ;; esac
+orch_kv after_gid "$__gid"
 """
 
 
