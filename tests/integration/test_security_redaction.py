@@ -78,6 +78,24 @@ def project(lab: LabSession, tmp_path_factory: pytest.TempPathFactory) -> dict:
     _write(
         root / "site.yml",
         f"""\
+- hosts: {h2}
+  gather_facts: false
+  remote_user: ops
+  become: true
+  vars:
+    ansible_become_password: "{{{{ vault_ops_password }}}}"
+    note: {s["no_log"]}
+  tasks:
+    - command: whoami
+      register: who
+    - copy: {{content: "{{{{ db_password }}}}\\n", dest: /root/db.secret, mode: "0600"}}
+    - debug: {{msg: "{{{{ who.stdout }}}} {{{{ ansible_become_password }}}}"}}
+    - name: a no_log task whose error would quote its data (a loop over a string)
+      debug: {{msg: x}}
+      loop: "{{{{ note }}}}"
+      no_log: true
+      ignore_errors: true  # a play whose only host fails ends the run (as in Ansible)
+
 - hosts: {h1}
   gather_facts: false
   vars_files: [vars/app.yml]
@@ -110,22 +128,6 @@ def project(lab: LabSession, tmp_path_factory: pytest.TempPathFactory) -> dict:
       ignore_errors: true
     - fail: {{msg: "boom {{{{ cfg_value }}}} {{{{ signing }}}}"}}
 
-- hosts: {h2}
-  gather_facts: false
-  remote_user: ops
-  become: true
-  vars:
-    ansible_become_password: "{{{{ vault_ops_password }}}}"
-    note: {s["no_log"]}
-  tasks:
-    - command: whoami
-      register: who
-    - copy: {{content: "{{{{ db_password }}}}\\n", dest: /root/db.secret, mode: "0600"}}
-    - debug: {{msg: "{{{{ who.stdout }}}} {{{{ ansible_become_password }}}}"}}
-    - name: a no_log task whose error would quote its data (a loop over a string)
-      debug: {{msg: x}}
-      loop: "{{{{ note }}}}"
-      no_log: true
 """,
     )
     args = [
