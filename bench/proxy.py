@@ -113,8 +113,10 @@ class LatencyProxy:
             pending = asyncio.all_tasks(loop)
             for task in pending:
                 task.cancel()
-            # Let the cancelled links finish, so nothing is destroyed while pending.
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            # Let the cancelled links finish, so nothing is destroyed while pending. (gather()
+            # with no tasks looks for the thread's current loop, which this thread has not set.)
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
 
     async def _listen(self) -> None:
