@@ -10,6 +10,10 @@ from __future__ import annotations
 import abc
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # shell.py builds on this module
+    from orchestrator.transport.shell import ShellSession
 
 
 @dataclass(frozen=True)
@@ -88,8 +92,13 @@ class Connection(abc.ABC):
     def __init__(self, spec: ConnectionSpec) -> None:
         self.spec = spec
         self.stats = TransportStats()
+        self._lock = threading.RLock()  # one command at a time per host; reentrant for _shell
+        self._shells: dict[str | None, ShellSession] = {}  # login shell (None) and one per become user
 
     @abc.abstractmethod
+    def _shell(self, become: BecomeSpec | None) -> ShellSession:
+        """The persistent shell for this become user, opened (and sudo'ed) on first use."""
+
     def run(
         self,
         script: str,
@@ -101,9 +110,13 @@ class Connection(abc.ABC):
     ) -> CommandResult:
         """Run `script` with /bin/sh on the host (as the become user if given).
 
-        The script runs in its own `sh -c`, so a syntax error or `exit` in it cannot disturb the
+        The script runs in its own subshell, so a syntax error or `exit` in it cannot disturb the
         persistent shell. `timeout` expiring raises TimeoutError (the host stays usable).
         """
+        with self._lock:
+            result, sent, received = self._shell(become).run(script, stdin=stdin, env=env, timeout=timeout)
+            self.stats.count(sent=sent, received=received, round_trips=1)
+            return result
 
     @abc.abstractmethod
     def put(self, data: bytes, remote_path: str, mode: int = 0o600) -> None:

@@ -12,11 +12,10 @@ import select
 import shutil
 import subprocess
 import tempfile
-import threading
 from pathlib import Path
 
 from orchestrator.errors import ConnectError
-from orchestrator.transport.base import BecomeSpec, CommandResult, Connection, ConnectionSpec
+from orchestrator.transport.base import BecomeSpec, Connection, ConnectionSpec
 from orchestrator.transport.shell import ShellSession, become_command, become_handshake
 
 
@@ -64,8 +63,6 @@ class ProcessCarrier:
 class LocalConnection(Connection):
     def __init__(self, spec: ConnectionSpec) -> None:
         super().__init__(spec)
-        self._lock = threading.RLock()
-        self._shells: dict[str | None, ShellSession] = {}
         self.login_user = getpass.getuser()
 
     def _shell(self, become: BecomeSpec | None) -> ShellSession:
@@ -89,20 +86,6 @@ class LocalConnection(Connection):
         shell = ShellSession(carrier, self.spec.host)
         self._shells[key] = shell
         return shell
-
-    def run(
-        self,
-        script: str,
-        *,
-        stdin: bytes | None = None,
-        become: BecomeSpec | None = None,
-        env: dict[str, str] | None = None,
-        timeout: float | None = None,
-    ) -> CommandResult:
-        with self._lock:
-            result, sent, received = self._shell(become).run(script, stdin=stdin, env=env, timeout=timeout)
-            self.stats.count(sent=sent, received=received, round_trips=1)
-            return result
 
     def put(self, data: bytes, remote_path: str, mode: int = 0o600) -> None:
         target = Path(remote_path)

@@ -20,7 +20,7 @@ from pathlib import Path
 import paramiko
 
 from orchestrator.errors import ConnectError
-from orchestrator.transport.base import BecomeSpec, CommandResult, Connection, ConnectionSpec
+from orchestrator.transport.base import BecomeSpec, Connection, ConnectionSpec
 from orchestrator.transport.hostkeys import KnownHosts, host_key_policy
 from orchestrator.transport.shell import ShellSession, become_command, become_handshake
 
@@ -65,10 +65,8 @@ class SSHConnection(Connection):
     def __init__(self, spec: ConnectionSpec, known_hosts: KnownHosts | None = None) -> None:
         super().__init__(spec)
         self._known_hosts = known_hosts
-        self._lock = threading.RLock()
         self._client: paramiko.SSHClient | None = None
         self._jump_clients: list[paramiko.SSHClient] = []
-        self._shells: dict[str | None, ShellSession] = {}
         self._sftp: paramiko.SFTPClient | None = None
         self.login_user: str = spec.user or ""
 
@@ -205,21 +203,6 @@ class SSHConnection(Connection):
         shell = ShellSession(carrier, self.spec.host)
         self._shells[key] = shell
         return shell
-
-    def run(
-        self,
-        script: str,
-        *,
-        stdin: bytes | None = None,
-        become: BecomeSpec | None = None,
-        env: dict[str, str] | None = None,
-        timeout: float | None = None,
-    ) -> CommandResult:
-        with self._lock:
-            shell = self._shell(become)
-            result, sent, received = shell.run(script, stdin=stdin, env=env, timeout=timeout)
-            self.stats.count(sent=sent, received=received, round_trips=1)
-            return result
 
     # -- files ----------------------------------------------------------------------------------
 
