@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import logging
 import re
@@ -39,6 +40,9 @@ SECRET_NAME = re.compile(
     r"(^|_)(pass|pwd|psk|jwt)($|_)|^vault_",
     re.IGNORECASE,
 )
+# ...unless the name says it holds where a secret lives, not the secret: ansible_ssh_private_key_file,
+# vault_password_file, ssl_key_path. Masking a path hides which file an error is about.
+LOCATION_NAME = re.compile(r"_(file|files|path|dir)$", re.IGNORECASE)
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -47,7 +51,12 @@ _pattern: re.Pattern[str] | None = None
 
 def looks_secret(name: object) -> bool:
     """True for a variable or key name that, by its name, holds a secret."""
-    return isinstance(name, str) and SECRET_NAME.search(name) is not None
+    return isinstance(name, str) and _looks_secret(name)
+
+
+@functools.lru_cache(maxsize=4096)  # the same few hundred names are asked about for every event
+def _looks_secret(name: str) -> bool:
+    return SECRET_NAME.search(name) is not None and LOCATION_NAME.search(name) is None
 
 
 def add_secret(value: Any) -> None:
@@ -128,39 +137,58 @@ def scrub(value: Any, keys: bool = True) -> Any:
     Walks dicts, lists, tuples and dataclasses (frozen ones are rebuilt); returns the same
     object when nothing needed masking, so clean events cost no copies.
     """
-    if isinstance(value, enum.Enum) or value is None or isinstance(value, (bool, int, float)):
+    pattern = _current_pattern()
+    if pattern is None and not keys:
+        return value  # no secret known and no key names to judge: nothing can need masking
+    return _scrub(value, keys, pattern)
+
+
+def _scrub(value: Any, keys: bool, pattern: re.Pattern[str] | None) -> Any:
+    kind = type(value)
+    if kind is str:
+        return value if pattern is None else _sub(value, pattern)
+    if kind is bool or kind is int or kind is float or value is None or isinstance(value, enum.Enum):
         return value
-    if isinstance(value, str):
-        masked = mask(value)
-        return value if masked == value else masked
+    if isinstance(value, str):  # a str subclass (an unsafe marker)
+        return value if pattern is None else _sub(value, pattern)
     if isinstance(value, bytes):
+        if pattern is None:
+            return value
         text = value.decode("utf-8", "replace")
-        masked = mask(text)
+        masked = pattern.sub(MASK, text)
         return value if masked == text else masked.encode("utf-8")
     if isinstance(value, Mapping):
         out: dict[Any, Any] = {}
         changed = False
         for key, item in value.items():
-            new = _masked_value(item) if keys and looks_secret(key) else scrub(item, keys)
+            new = _masked_value(item) if keys and looks_secret(key) else _scrub(item, keys, pattern)
             changed = changed or new is not item
             out[key] = new
         return out if changed else value
     if isinstance(value, (list, tuple)):
-        items = [scrub(item, keys) for item in value]
+        items = [_scrub(item, keys, pattern) for item in value]
         if all(new is old for new, old in zip(items, value, strict=True)):
             return value
         return items if isinstance(value, list) else tuple(items)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         changes = {}
-        for f in dataclasses.fields(value):
-            if not f.init:
-                continue
-            old = getattr(value, f.name)
-            new = scrub(old, keys)
+        for name in _init_fields(type(value)):
+            old = getattr(value, name)
+            new = _scrub(old, keys, pattern)
             if new is not old:
-                changes[f.name] = new
+                changes[name] = new
         return dataclasses.replace(value, **changes) if changes else value
     return value
+
+
+def _sub(text: str, pattern: re.Pattern[str]) -> str:
+    masked = pattern.sub(MASK, text)
+    return text if masked == text else masked
+
+
+@functools.cache
+def _init_fields(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls) if f.init)
 
 
 def _masked_value(value: Any) -> Any:

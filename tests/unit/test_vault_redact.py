@@ -66,7 +66,22 @@ def test_secret_names(name: str) -> None:
     assert redact.looks_secret(name)
 
 
-@pytest.mark.parametrize("name", ["compass", "bypass_cache", "user", "path", "passive_mode", "hostname"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "compass",
+        "bypass_cache",
+        "user",
+        "path",
+        "passive_mode",
+        "hostname",
+        # where a secret is kept, not the secret: masking the path would hide which file failed
+        "ansible_ssh_private_key_file",
+        "vault_password_file",
+        "ssl_key_path",
+        "secrets_dir",
+    ],
+)
 def test_plain_names(name: str) -> None:
     assert not redact.looks_secret(name)
 
