@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from orchestrator.errors import OrchError
 from orchestrator.events import Event, HostResult, Message, PlayStart, TaskStart
@@ -40,6 +40,13 @@ class HostRun:
     unreachable: bool = False
     ended: bool = False  # meta: end_host
     notified: set[int] = field(default_factory=set)  # indexes into PlayRunner.handlers
+    # Bumped on every change to any HostRun, so lists derived from all of them (the play's active
+    # hosts, needed for every task on every host) are rebuilt only when something changed.
+    changes: ClassVar[int] = 0
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        HostRun.changes += 1
 
     @property
     def active(self) -> bool:
@@ -86,6 +93,7 @@ class PlayRunner:
         )
         self.state: dict[str, HostRun] = {h: HostRun() for h in hosts}
         self.batch: list[str] = []  # the serial batch being run
+        self._active: tuple[int, list[str], list[str], list[str]] | None = None  # see active_hosts
         self.stop_run = False  # set when Ansible would not run the playbook's later plays
         self._lock = threading.Lock()
         self._announced: set[int] = set()
@@ -162,6 +170,18 @@ class PlayRunner:
                 errors.append(exc)
         if errors:
             raise errors[0]
+
+    def active_hosts(self) -> tuple[list[str], list[str]]:
+        """(the play's hosts still in the play, those of them in the current serial batch), as new
+        lists: a task may keep or change what it was given."""
+        cached = self._active
+        if cached is None or cached[0] != HostRun.changes or cached[1] is not self.batch:
+            changes = HostRun.changes  # read first: a change while we build makes the next call rebuild
+            active = [h for h, st in self.state.items() if st.active]
+            in_play = set(active)
+            batch = [h for h in self.batch if h in in_play] if self.batch else active
+            cached = self._active = (changes, self.batch, active, batch)
+        return list(cached[2]), list(cached[3])
 
     # -- walking task lists ----------------------------------------------------------------------
 

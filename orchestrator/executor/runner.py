@@ -118,8 +118,7 @@ class PlaybookRunner:
         play_magic = self._play_magic(play, selected)  # ansible_play_hosts_all keeps failed hosts
 
         def magic(host: str) -> dict[str, Any]:
-            active = [h for h in hosts if runner_state.get(h) is None or runner_state[h].active]
-            batch = [h for h in play_runner.batch if h in active] if play_runner.batch else active
+            active, batch = play_runner.active_hosts()
             return {
                 **play_magic,
                 "inventory_hostname": host,
@@ -142,7 +141,6 @@ class PlaybookRunner:
             force_handlers=self.options.force_handlers,
             play_frame=frame,
         )
-        runner_state = play_runner.state
         play_runner.run()
         self._out.update(h for h, st in play_runner.state.items() if st.failed or st.unreachable)
         return not play_runner.stop_run
