@@ -15,13 +15,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.modules.base import ModuleFailed
+from orchestrator.modules.fileops import FILE_SH
+from orchestrator.modules.nss import NSS_SH
 from orchestrator.results import Diff
 from orchestrator.transport.base import BecomeSpec, CommandResult, Connection
+from orchestrator.transport.shell import ShellLibrary
 
 CHANGE_NEEDED = 10  # the query's "needs change" return code
 
 # Shell helpers every module script may use. Kept POSIX: the target may have only sh + coreutils.
-PRELUDE = r"""
+_BASE_SH = r"""
 orch_fail() { printf '%s\n' "$*" >&2; exit 1; }
 orch_kv() { printf '%s=%s\n' "$1" "$2"; }
 orch_stat() {
@@ -41,6 +44,9 @@ mtime=%Y' -- "$1"
 }
 orch_sha1() { sha1sum < "$1" | cut -d' ' -f1; }
 """
+# All of them, defined once in each persistent shell (see transport.shell.ShellLibrary): the file
+# helpers alone are 4 KB, which every file task used to send and the host to parse, twice.
+LIBRARY = ShellLibrary(_BASE_SH + FILE_SH + NSS_SH)
 
 
 @dataclass
@@ -82,10 +88,10 @@ class ModuleContext:
     diffs: list[Diff] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    def run(self, script: str, *, stdin: bytes | None = None, prelude: bool = False) -> CommandResult:
-        text = PRELUDE + script if prelude else script
+    def run(self, script: str, *, stdin: bytes | None = None) -> CommandResult:
+        """Run `script` on the host; the functions of LIBRARY are defined."""
         return self.conn.run(
-            text, stdin=stdin, become=self.become, env=self.env or None, timeout=self.timeout
+            script, stdin=stdin, become=self.become, env=self.env or None, timeout=self.timeout, library=LIBRARY
         )
 
     def converge(self, query: str, apply: str) -> Converged:
@@ -96,7 +102,7 @@ class ModuleContext:
         """
         sep = "__ORCH_APPLY_" + secrets.token_hex(6)
         script = (
-            f"{PRELUDE}\n__orch_query() {{\n{query}\n}}\n__orch_apply() {{\n{apply}\n}}\n"
+            f"__orch_query() {{\n{query}\n}}\n__orch_apply() {{\n{apply}\n}}\n"
             "__orch_query; __q=$?\n"
             f'if [ "$__q" = {CHANGE_NEEDED} ]; then\n'
             f"  {'exit ' + str(CHANGE_NEEDED) if self.check_mode else ':'}\n"

@@ -351,7 +351,7 @@ return 0"""
     uploaded = None
     if not inline and not ctx.check_mode:
         # Big files: ask first (no transfer), upload only when the content differs.
-        probe = quiet_converge(ctx, FILE_SH + query, ":")
+        probe = quiet_converge(ctx, query, ":")
         if probe.changed and parse_fields(probe.query_out).get("before_checksum") != checksum:
             uploaded = upload(ctx, data)
     if not inline and uploaded is None:
@@ -368,7 +368,7 @@ return 0"""
 {write}
 else orch_apply_attrs "$d"; fi
 orch_statvars "$d"; orch_report_stat after_"""
-    converged = quiet_converge(ctx, FILE_SH + query, FILE_SH + apply)
+    converged = quiet_converge(ctx, query, apply)
     head, before = split_before(converged.query_out)
     fields = parse_fields(head)
     after_fields = parse_fields(converged.apply_out)
@@ -408,8 +408,7 @@ def read_file(ctx: ModuleContext, path: str, args: Mapping[str, Any]) -> RemoteF
     from orchestrator.executor.context import parse_fields
 
     mark = "__ORCH_CONTENT_" + secrets.token_hex(6)
-    script = f"""{FILE_SH}
-p={quote(path)}
+    script = f"""p={quote(path)}
 {attr_assignments(args)}
 orch_statvars "$p" || exit 1
 if [ "$st_state" = link ]; then p=$(readlink -f -- "$p"); orch_statvars "$p" || exit 1; fi
@@ -419,7 +418,7 @@ if [ "$st_state" = file ]; then
   printf '%s\\n' {mark}; cat -- "$p" || exit 1
 fi
 """
-    result = ctx.run(script, prelude=True)
+    result = ctx.run(script)
     if result.rc != 0:
         raise ModuleFailed(result.err.strip() or f"could not read {path}", rc=result.rc)
     head, sep, content = result.stdout.partition(f"{mark}\n".encode())

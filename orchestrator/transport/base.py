@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # shell.py builds on this module
-    from orchestrator.transport.shell import ShellSession
+    from orchestrator.transport.shell import ShellLibrary, ShellSession
 
 
 @dataclass(frozen=True)
@@ -107,14 +107,18 @@ class Connection(abc.ABC):
         become: BecomeSpec | None = None,
         env: dict[str, str] | None = None,
         timeout: float | None = None,
+        library: ShellLibrary | None = None,
     ) -> CommandResult:
-        """Run `script` with /bin/sh on the host (as the become user if given).
+        """Run `script` with /bin/sh on the host (as the become user if given), with the
+        functions of `library` defined (sent only to a shell that has not had them yet).
 
         The script runs in its own subshell, so a syntax error or `exit` in it cannot disturb the
         persistent shell. `timeout` expiring raises TimeoutError (the host stays usable).
         """
         with self._lock:
-            result, sent, received = self._shell(become).run(script, stdin=stdin, env=env, timeout=timeout)
+            result, sent, received = self._shell(become).run(
+                script, stdin=stdin, env=env, timeout=timeout, library=library
+            )
             self.stats.count(sent=sent, received=received, round_trips=1)
             return result
 

@@ -11,15 +11,22 @@ data), and cannot disturb the persistent shell: the script is one quoted literal
 builtin, so scripts are not bound by the kernel's 128 KiB limit on one exec argument. A random
 marker per command ends stdout and stderr; nothing a command prints can fake it.
 
+A ShellLibrary (shell functions the scripts call) is defined in the persistent shell itself, by
+an `eval` in front of the first command that needs it; the subshells of later commands inherit
+the functions. A host parses the library once per shell instead of with every script, and it
+crosses the network once.
+
 Carriers (a paramiko channel, a local subprocess) only move bytes; this module owns framing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from orchestrator.errors import BecomeError, ConnectError
@@ -55,8 +62,26 @@ def printf_literal(data: bytes) -> str:
     return "'" + escaped + "'"
 
 
-def wrap_command(script: str, marker: str, stdin: bytes | None, env: Mapping[str, str] | None) -> bytes:
-    """The bytes to write to the persistent shell for one command."""
+@dataclass(frozen=True)
+class ShellLibrary:
+    """Shell function definitions, and nothing else: evaluated in the persistent shell, any other
+    statement would run there, outside the per-command subshell."""
+
+    text: str
+    key: str = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", hashlib.sha256(self.text.encode()).hexdigest()[:16])
+
+
+def wrap_command(
+    script: str,
+    marker: str,
+    stdin: bytes | None,
+    env: Mapping[str, str] | None,
+    define: ShellLibrary | None = None,
+) -> bytes:
+    """The bytes to write to the persistent shell for one command (defining `define` first)."""
     exports = ""
     for name, value in (env or {}).items():
         if not _ENV_NAME.match(name):
@@ -64,8 +89,9 @@ def wrap_command(script: str, marker: str, stdin: bytes | None, env: Mapping[str
         exports += f"export {name}={quote(str(value))}; "
     feed = f"printf {printf_literal(stdin)} | " if stdin is not None else ""
     redirect = "" if stdin is not None else " </dev/null"
+    definition = f"eval {quote(define.text)}; " if define is not None else ""
     line = (
-        f"{feed}( {exports}eval {quote(script)} ){redirect}; "
+        f"{definition}{feed}( {exports}eval {quote(script)} ){redirect}; "
         f"printf '\\n{marker} %d\\n' \"$?\"; printf '\\n{marker}\\n' >&2\n"
     )
     return line.encode("utf-8", "surrogateescape")
@@ -93,6 +119,7 @@ class ShellSession:
         self.carrier = carrier
         self.host = host
         self.broken = False
+        self.defined: set[str] = set()  # keys of the libraries this shell has evaluated
 
     def run(
         self,
@@ -101,10 +128,15 @@ class ShellSession:
         stdin: bytes | None = None,
         env: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        library: ShellLibrary | None = None,
     ) -> tuple[CommandResult, int, int]:
-        """Run one command; returns (result, bytes sent, bytes received)."""
+        """Run one command (with `library`'s functions defined); returns (result, bytes sent,
+        bytes received)."""
         marker = "__ORCH_" + secrets.token_hex(8)
-        payload = wrap_command(script, marker, stdin, env)
+        define = library if library is not None and library.key not in self.defined else None
+        payload = wrap_command(script, marker, stdin, env, define)
+        if define is not None:
+            self.defined.add(define.key)  # a shell that misses the rest of this command is broken anyway
         self.carrier.send(payload)
         end_out = b"\n" + marker.encode() + b" "
         end_err = b"\n" + marker.encode() + b"\n"

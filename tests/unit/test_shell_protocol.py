@@ -9,7 +9,7 @@ import pytest
 from orchestrator.errors import ConnectError
 from orchestrator.transport.base import ConnectionSpec
 from orchestrator.transport.local import LocalConnection
-from orchestrator.transport.shell import printf_literal, quote
+from orchestrator.transport.shell import ShellLibrary, printf_literal, quote
 
 
 @pytest.fixture
@@ -115,3 +115,25 @@ def test_round_trips_are_counted(conn: LocalConnection) -> None:
         conn.run("true")
     assert conn.stats.round_trips == 5
     assert conn.stats.connections == 1
+
+
+LIBRARY = ShellLibrary("greet() { printf 'hello %s\\n' \"$1\"; }\n" + "# padding\n" * 200)
+
+
+def test_library_is_defined_once_per_shell(conn: LocalConnection) -> None:
+    first_sent = conn.stats.bytes_sent
+    assert conn.run("greet one", library=LIBRARY).out == "hello one\n"
+    first = conn.stats.bytes_sent - first_sent
+    assert conn.run("greet two", library=LIBRARY).out == "hello two\n"
+    second = conn.stats.bytes_sent - first_sent - first
+    assert first > len(LIBRARY.text) > second  # the second command relies on the shell's copy
+    # A script may redefine or unset a function: only its own subshell sees that.
+    assert conn.run("unset -f greet; greet x", library=LIBRARY).rc != 0
+    assert conn.run("greet three", library=LIBRARY).out == "hello three\n"
+
+
+def test_library_is_sent_again_to_a_new_shell(conn: LocalConnection) -> None:
+    conn.run("greet one", library=LIBRARY)
+    with pytest.raises(TimeoutError):
+        conn.run("sleep 5", timeout=0.3, library=LIBRARY)  # this shell is dropped
+    assert conn.run("greet again", library=LIBRARY).out == "hello again\n"

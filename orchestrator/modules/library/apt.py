@@ -269,7 +269,7 @@ class Apt(Module):
                 extra += "apt-get clean >/dev/null\n"
             if args["autoclean"]:
                 extra += "apt-get -y autoclean >/dev/null\n"
-        out = ctx.run(header + _CACHE_SH + extra, prelude=True)
+        out = ctx.run(header + _CACHE_SH + extra)
         if out.rc != 0:
             raise ModuleFailed(out.err.strip() or "apt failed", rc=out.rc, stdout=out.out, stderr=out.err)
         fields = _fields(out.out)

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 from orchestrator.executor.context import ModuleContext
 from orchestrator.modules.base import Module, ModuleFailed, register
-from orchestrator.modules.fileops import FILE_SH, write_content_script
+from orchestrator.modules.fileops import write_content_script
 from orchestrator.modules.spec import ArgSpec, Param
 from orchestrator.transport.shell import quote
 
@@ -184,7 +184,7 @@ class AuthorizedKey(Module):
             f"u={quote(user)} d={quote(path or '')} follow={int(args['follow'])} "
             f"manage_dir={int(args['manage_dir'])}\n"
         )
-        read = ctx.run(header + _READ_SH, prelude=True)
+        read = ctx.run(header + _READ_SH)
         head, _, existing = read.out.partition("__ORCH_KEYS__\n")
         fields = dict(line.split("=", 1) for line in head.splitlines() if "=" in line)
         if not fields.get("uid"):
@@ -211,7 +211,6 @@ class AuthorizedKey(Module):
             header
             + f"d={quote(keyfile)} sshdir={quote(sshdir)} uid={quote(fields.get('uid', ''))} "
             + f"gid={quote(fields.get('gid', ''))}\nwant_owner= want_group= want_mode=\n"
-            + FILE_SH
             + _PREPARE_SH
             + write_content_script(new.encode(), None, None, False)
         )

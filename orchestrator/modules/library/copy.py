@@ -13,7 +13,6 @@ from orchestrator.executor.context import ModuleContext, parse_fields
 from orchestrator.modules.base import Module, ModuleFailed, register
 from orchestrator.modules.fileops import (
     FILE_COMMON_PARAMS,
-    FILE_SH,
     attr_assignments,
     check_validate,
     put_content,
@@ -139,14 +138,13 @@ class Copy(Module):
             f" *) orch_fail \"$__p exists and is not a directory\";; esac\n"
             for i, d in enumerate(wanted_dirs)
         )
-        script = f"""{FILE_SH}
-{attr_assignments(dir_args)}
+        script = f"""{attr_assignments(dir_args)}
 orch_probe() {{
   orch_statvars "$1"; [ "$st_state" = file ] || return 0
   orch_check_attrs "$1"; echo "f$2=$(orch_sha1 "$1"):$attr_change"
 }}
 {dir_script}{attr_assignments(args)}{listing}"""
-        probe = ctx.run(script, prelude=True)
+        probe = ctx.run(script)
         if probe.rc != 0:
             raise ModuleFailed(probe.err.strip() or "could not inspect the destination", rc=probe.rc)
         seen = parse_fields(probe.out)
@@ -157,7 +155,7 @@ orch_probe() {{
                 f"__p={quote(d)}; [ -d \"$__p\" ] || mkdir -p -- \"$__p\"; orch_apply_attrs \"$__p\"\n" for d in dir_todo
             )
             query = "return 10"
-            converged = quiet_converge(ctx, query, FILE_SH + attr_assignments(dir_args) + mk)
+            converged = quiet_converge(ctx, query, attr_assignments(dir_args) + mk)
             changed = changed or converged.changed
         for i, (rel, full) in enumerate(files):
             data = read_maybe_vaulted(full, args["decrypt"])
@@ -215,7 +213,7 @@ cp -p -- "$s" "$tmp"; orch_apply_attrs "$tmp"
 {'[ "$st_state" = file ] && orch_backup "$d"' if args.get('backup') else ':'}
 mv -fT -- "$tmp" "$d"
 """
-        converged = quiet_converge(ctx, FILE_SH + query, FILE_SH + apply)
+        converged = quiet_converge(ctx, query, apply)
         fields = converged.fields()
         result: dict[str, Any] = {"changed": converged.changed, "dest": dest, "src": src}
         if "src_checksum" in fields:

@@ -15,7 +15,7 @@ from typing import Any
 
 from orchestrator.executor.context import ModuleContext
 from orchestrator.modules.base import Module, ModuleFailed, register
-from orchestrator.modules.fileops import FILE_SH, write_content_script
+from orchestrator.modules.fileops import write_content_script
 from orchestrator.modules.spec import ArgSpec, Param
 from orchestrator.transport.shell import printf_literal, quote
 
@@ -248,7 +248,7 @@ class Cron(Module):
                 )
             if path:
                 write = (
-                    f"umask 022\nd={quote(path)}\nwant_owner= want_group= want_mode=\n{FILE_SH}"
+                    f"umask 022\nd={quote(path)}\nwant_owner= want_group= want_mode=\n"
                     'orch_statvars "$d"\n' + write_content_script(content.encode(), None, None, False)
                 )
             else:

@@ -11,7 +11,6 @@ from orchestrator.executor.context import ModuleContext, parse_fields
 from orchestrator.modules.base import Module, ModuleFailed, register
 from orchestrator.modules.fileops import (
     FILE_COMMON_PARAMS,
-    FILE_SH,
     attr_assignments,
     file_result,
     octal_mode,
@@ -183,7 +182,7 @@ class File(Module):
             '&& [ -e "$p" ]; then p=$(readlink -f -- "$p"); orch_statvars "$p"; fi\n'
             f"{_RESOLVE}orch_report_stat\n{_QUERY}"
         )
-        sh = FILE_SH + _TIME_SH + _RECURSE_CHECK
+        sh = _TIME_SH + _RECURSE_CHECK
         converged = quiet_converge(ctx, sh + query, sh + _APPLY)
         before = converged.fields()
         final_state = before.get("resolved_state", effective)

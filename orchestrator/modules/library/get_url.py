@@ -16,7 +16,6 @@ from orchestrator.executor.context import ModuleContext, parse_fields
 from orchestrator.modules.base import Module, ModuleFailed, register
 from orchestrator.modules.fileops import (
     FILE_COMMON_PARAMS,
-    FILE_SH,
     attr_assignments,
     file_result,
     quiet_converge,
@@ -119,7 +118,7 @@ orch_apply_attrs "$tmp"
 {validate_line(args.get("validate"))}
 {'[ "$st_state" = file ] && orch_backup "$d"' if args.get("backup") else ":"}
 mv -fT -- "$tmp" "$d"; orch_kv outcome written"""
-        converged = quiet_converge(ctx, FILE_SH + query, FILE_SH + apply)
+        converged = quiet_converge(ctx, query, apply)
         fields = converged.fields()
         done = parse_fields(converged.apply_out)
         dest = unhex(fields.get("dest", "")) or args["dest"]

@@ -7,13 +7,12 @@ from typing import Any
 
 from orchestrator.executor.context import ModuleContext
 from orchestrator.modules.base import Module, register
-from orchestrator.modules.nss import NSS_SH
 from orchestrator.modules.spec import ArgSpec, Param
 from orchestrator.transport.shell import quote
 
 # orch_ent: a builtin read of /etc/group (getent only for groups not in it); the gid is cut
 # with parameter expansions, so a no-op starts no process.
-_QUERY = NSS_SH + r"""
+_QUERY = r"""
 orch_ent group "$n" 2>/dev/null || :; __line=$__ent
 case "$__line" in *:*:*) __gid=${__line#*:*:}; __gid=${__gid%%:*} ;; *) __gid= ;; esac
 orch_kv before_gid "$__gid"
@@ -23,7 +22,7 @@ if [ "$state" = absent ]; then [ -n "$__line" ] && return 10; return 0; fi
 return 0
 """
 
-_APPLY = NSS_SH + r"""
+_APPLY = r"""
 orch_ent group "$n" 2>/dev/null || :; __line=$__ent
 if [ "$state" = absent ]; then
   __o=$(groupdel ${force:+-f} -- "$n" 2>&1) || orch_fail "$__o"

@@ -168,7 +168,7 @@ def manage(ctx: ModuleContext, args: Mapping[str, Any], *, use: str = "auto") ->
         f"scope={quote(_scope(args))} daemon_reload={int(bool(args.get('daemon_reload')) and not ctx.check_mode)} "
         f"daemon_reexec={int(bool(args.get('daemon_reexec')) and not ctx.check_mode)}\n"
     )
-    read = ctx.run(header + _QUERY_SH, prelude=True)
+    read = ctx.run(header + _QUERY_SH)
     if read.rc != 0:
         raise ModuleFailed(read.err.strip() or "cannot read the service state", rc=read.rc)
     state = parse_state(read.out)

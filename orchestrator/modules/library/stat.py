@@ -8,7 +8,7 @@ from typing import Any
 
 from orchestrator.executor.context import ModuleContext, parse_fields
 from orchestrator.modules.base import Module, ModuleFailed, register
-from orchestrator.modules.fileops import FILE_SH, unhex
+from orchestrator.modules.fileops import unhex
 from orchestrator.modules.spec import ArgSpec, Param
 from orchestrator.transport.shell import quote
 
@@ -24,7 +24,6 @@ def stat_script(path: str, follow: bool, checksum: str | None, mime: bool) -> st
     """A read-only script printing key=value lines for `path` (exists=0 when it is absent)."""
     flag = "-L " if follow else ""
     lines = [
-        FILE_SH,
         f"p={quote(path)}",
         'if [ ! -e "$p" ] && [ ! -L "$p" ]; then echo exists=0; exit 0; fi',
         "echo exists=1",
@@ -123,7 +122,7 @@ class Stat(Module):
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
         algorithm = args["checksum_algorithm"] if args["get_checksum"] else None
-        result = ctx.run(stat_script(args["path"], args["follow"], algorithm, args["get_mime"]), prelude=True)
+        result = ctx.run(stat_script(args["path"], args["follow"], algorithm, args["get_mime"]), )
         if result.rc != 0:
             raise ModuleFailed(result.err.strip() or f"stat failed for {args['path']}", rc=result.rc)
         return {"changed": False, "stat": stat_result(args["path"], parse_fields(result.out))}

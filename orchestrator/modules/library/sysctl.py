@@ -16,7 +16,7 @@ from typing import Any
 
 from orchestrator.executor.context import ModuleContext
 from orchestrator.modules.base import Module, ModuleFailed, register
-from orchestrator.modules.fileops import FILE_SH, write_content_script
+from orchestrator.modules.fileops import write_content_script
 from orchestrator.modules.spec import BOOL_FALSE, BOOL_TRUE, ArgSpec, Param
 from orchestrator.transport.shell import quote
 
@@ -142,7 +142,7 @@ class Sysctl(Module):
             )
         if result.content is not None:
             steps.append(
-                f'umask 022\nd={quote(real)}\nwant_owner= want_group= want_mode=\n{FILE_SH}orch_statvars "$d"\n'
+                f'umask 022\nd={quote(real)}\nwant_owner= want_group= want_mode=\norch_statvars "$d"\n'
                 + write_content_script(result.content.encode(), None, None, False)
             )
         if args["reload"]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from orchestrator.executor.context import ModuleContext
 from orchestrator.modules.base import Module, ModuleFailed, register
-from orchestrator.modules.fileops import FILE_COMMON_PARAMS, FILE_SH, attr_assignments, quiet_converge, upload
+from orchestrator.modules.fileops import FILE_COMMON_PARAMS, attr_assignments, quiet_converge, upload
 from orchestrator.modules.spec import ArgSpec, Param
 from orchestrator.transport.shell import quote
 
@@ -129,17 +129,16 @@ class Unarchive(Module):
             'if [ -n "$orch_cleanup" ]; then rm -f -- "$archive"; fi\n'
             "orch_kv extracted 1"
         )
-        sh = FILE_SH
         if data is None:
-            converged = quiet_converge(ctx, sh + head + f"archive={archive}\n" + query, sh + apply_tpl)
+            converged = quiet_converge(ctx, head + f"archive={archive}\n" + query, apply_tpl)
         else:
-            probe_q = sh + head + query
+            probe_q = head + query
             probe = quiet_converge(ctx, probe_q, ":") if not ctx.check_mode else None
             if probe is not None and probe.changed:
                 uploaded = upload(ctx, data)
                 converged = quiet_converge(ctx,
-                    sh + head + f"archive={quote(uploaded)}; orch_cleanup=1\n" + "return 10",
-                    sh + f"archive={quote(uploaded)}; orch_cleanup=1\n" + apply_tpl,
+                    head + f"archive={quote(uploaded)}; orch_cleanup=1\n" + "return 10",
+                    f"archive={quote(uploaded)}; orch_cleanup=1\n" + apply_tpl,
                 )
             else:
                 converged = quiet_converge(ctx, probe_q, ":") if probe is None else probe

@@ -158,7 +158,7 @@ class Uri(Module):
             f"body_opt={quote('--data-binary @-') if body is not None else quote('')} "
             f"want_body={0 if args.get('dest') else 1}\n"
         )
-        out = ctx.run(header + _SH, stdin=body, prelude=True)
+        out = ctx.run(header + _SH, stdin=body)
         if out.rc != 0:
             raise ModuleFailed(out.err.strip() or "uri failed", rc=out.rc)
         return self._result(ctx, args, out.out, out.err)

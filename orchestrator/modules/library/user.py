@@ -15,7 +15,6 @@ from typing import Any
 
 from orchestrator.executor.context import ModuleContext
 from orchestrator.modules.base import Module, ModuleFailed, register
-from orchestrator.modules.nss import NSS_SH
 from orchestrator.modules.spec import ArgSpec, Param
 from orchestrator.transport.shell import quote
 
@@ -23,7 +22,7 @@ _HASH = re.compile(r"^(\$[0-9a-z]+\$|\$2[aby]\$|[./0-9A-Za-z]{13}$|!|\*)")
 
 # Prints @@passwd, @@shadow, @@member (groups listing the user), @@group (each group asked for).
 # Builtin reads of the local files (orch_getent, orch_groups_of): no process starts on a no-op.
-_READ_SH = NSS_SH + r"""
+_READ_SH = r"""
 printf '@@passwd\n'; orch_getent passwd "$n" 2>/dev/null || :
 printf '@@shadow\n'; orch_getent shadow "$n" 2>/dev/null || :
 printf '@@member\n'; orch_groups_of "$n"
