@@ -83,6 +83,16 @@ class LazyVars(Mapping[str, Any]):
         self._cache[key] = value
         return value
 
+    def get(self, key: str, default: Any = None) -> Any:
+        # Mapping.get goes through two KeyErrors for a missing name; the executor asks for many
+        # optional ones (ansible_port, ansible_become_*...) on every task.
+        if key in self._cache:
+            return self._cache[key]
+        for layer in self._layers:
+            if key in layer:
+                return self[key]
+        return default
+
     def __contains__(self, key: object) -> bool:
         if key in self._cache:
             return True
