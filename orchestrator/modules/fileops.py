@@ -131,6 +131,9 @@ orch_dirname() {
   while :; do case "$__dir" in */) __dir=${__dir%/} ;; *) break ;; esac; done
   [ -n "$__dir" ] || __dir=/
 }
+# Creates file $1, empty and mode 0600; fails if the name exists in any form (O_EXCL: a planted
+# file or symlink is never opened). The subshell keeps umask and noclobber to itself.
+orch_create_private() { ( umask 077; set -C; : > "$1" ); }
 # rm -f -- FILES..., starting rm only for files that exist (the usual case at exit: none).
 orch_rm_existing() {
   for __f in "$@"; do
@@ -216,7 +219,11 @@ def write_content_script(
         'orch_dirname "$d"',
         'mkdir -p -- "$__dir"' if make_parents else ":",
         '[ -d "$__dir" ] || orch_fail "Destination directory $__dir does not exist"',
-        'tmp=$(mktemp -- "$__dir/.orch-tmp.XXXXXX")',  # mktemp: 0600, so the content is private
+        # A new name (random, from here) created 0600 and exclusively, as mktemp would, but
+        # without starting a process. tmp is set only once the file is ours, for the trap.
+        f'__t="$__dir/.orch-tmp.{secrets.token_hex(8)}"',
+        'orch_create_private "$__t" || orch_fail "could not create a temporary file in $__dir"',
+        'tmp=$__t',
         fill,
         # Final mode in ONE chmod, never a wider one first: a file asked to be 0600 is never
         # readable by others, not even between two chmods.
