@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import hmac
 import os
-import select
 import shlex
 import socket
 import threading
@@ -37,6 +36,12 @@ class ChannelCarrier:
 
     def __init__(self, channel: paramiko.Channel) -> None:
         self.channel = channel
+        # Set by paramiko when stdout or stderr data (or EOF) arrives. A plain Event, not the OS
+        # pipe that channel.fileno() would create: that costs a write and a read per packet,
+        # plus a select() per wait, in the two threads that handle every command's output.
+        self._ready = threading.Event()
+        channel.in_buffer.set_event(self._ready)
+        channel.in_stderr_buffer.set_event(self._ready)
 
     def send(self, data: bytes) -> None:
         try:
@@ -46,11 +51,12 @@ class ChannelCarrier:
 
     def receive(self, timeout: float | None) -> tuple[bytes, bytes]:
         chan = self.channel
-        if not (chan.recv_ready() or chan.recv_stderr_ready()):
-            # The channel's fileno becomes readable when stdout or stderr data (or EOF) arrives.
-            ready, _, _ = select.select([chan], [], [], timeout)
-            if not ready:
-                return b"", b""
+        # Clear before looking: data that lands after the look sets the event again, so the
+        # wait below cannot miss it (a read of one stream may clear the event the other set).
+        self._ready.clear()
+        waiting = not (chan.recv_ready() or chan.recv_stderr_ready() or chan.closed or chan.eof_received)
+        if waiting and not self._ready.wait(timeout):
+            return b"", b""
         out = chan.recv(1 << 16) if chan.recv_ready() else b""
         err = chan.recv_stderr(1 << 16) if chan.recv_stderr_ready() else b""
         if not out and not err and (chan.closed or chan.eof_received or chan.exit_status_ready()):
