@@ -1,7 +1,7 @@
 """A local fleet of real, throwaway Debian servers for trying playbooks and for orch's own tests.
 
 Each host h<i> is the shared Debian image (see rootfs.py) seen through its own overlayfs, in its
-own mount, PID and UTS namespaces, chroot'ed, running the image's real OpenSSH server on
+own mount, PID and UTS namespaces, pivot_root'ed into it, running the image's real OpenSSH server on
 <net>.<10+i>:22. The whole 127.0.0.0/8 range is loopback, so no network setup is needed and
 nothing leaves the machine. What a run changed on a host is exactly its overlay upper directory.
 
@@ -79,7 +79,17 @@ hn=$(head -n 1 "$root/etc/hostname" 2>/dev/null || true)
 echo "${hn:-$name}" > /proc/sys/kernel/hostname
 # Daemons in a host (dockerd) want many files; go as high as the hard limit allows.
 ulimit -n "$(ulimit -H -n)" 2>/dev/null || true
-exec chroot "$root" /usr/sbin/sshd -D -e -o ListenAddress="$addr" -o MaxStartups=200 \
+# Enter the root with pivot_root, not chroot: the host's root must be its mount namespace's root
+# mount, because runc's `docker exec` joins a container's mount namespace with setns(), which
+# lands at that namespace's root mount (under chroot: the machine's /, and exec fails).
+# The old root goes to a directory on the host's tmpfs /run and is detached at once.
+mkdir -m 0700 "$root/run/.oldroot"
+cd "$root"
+pivot_root . run/.oldroot
+cd /
+umount -l /run/.oldroot
+rmdir /run/.oldroot
+exec /usr/sbin/sshd -D -e -o ListenAddress="$addr" -o MaxStartups=200 \
   -o MaxSessions=64 -o UseDNS=no \
   -o HostKey=/etc/ssh/ssh_host_ed25519_key -o HostKey=/etc/ssh/ssh_host_ecdsa_key
 """
@@ -301,7 +311,7 @@ class LabFleet:
 
     def _preflight(self) -> None:
         require_root_linux()
-        self._tools = require_tools(["unshare", "mount", "umount", "chroot", "sh"])
+        self._tools = require_tools(["unshare", "mount", "umount", "pivot_root", "sh"])
 
     # ---- start / stop --------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ TOOL_PACKAGES = {
     "mount": "mount",
     "umount": "mount",
     "chroot": "coreutils",
+    "pivot_root": "util-linux",
     "rm": "coreutils",
     "sh": "dash",
 }

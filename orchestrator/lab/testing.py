@@ -27,7 +27,7 @@ def lab_unavailable_reason() -> str | None:
     """Why lab tests cannot run here (not root, not Linux, tools missing), or None."""
     try:
         require_root_linux()
-        require_tools(["debootstrap", "unshare", "mount", "umount", "chroot", "ssh"])
+        require_tools(["debootstrap", "unshare", "mount", "umount", "chroot", "pivot_root", "ssh"])
     except LabError as exc:
         return str(exc)
     return None
@@ -127,6 +127,17 @@ class LabSession:
             check=check,
             stdin=None if input is not None else subprocess.DEVNULL,
         )
+
+    def docker_load(self, which: int | str, tarball: Path, *, timeout: float = 300) -> str:
+        """`docker load` a tarball from the controller on a host (streamed over ssh, no copy left
+        behind); returns docker's output ("Loaded image: ...")."""
+        with open(tarball, "rb") as data:
+            result = subprocess.run(
+                [*self.ssh_argv(which), "docker load"], stdin=data, capture_output=True, timeout=timeout, check=False
+            )
+        if result.returncode != 0:
+            raise LabError(f"docker load {tarball} on {which}: {result.stderr.decode(errors='replace').strip()}")
+        return result.stdout.decode()
 
     def close(self) -> None:
         try:

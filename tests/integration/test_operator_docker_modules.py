@@ -219,3 +219,25 @@ def test_docker_container_cycle(docker_host: tuple[LabSession, Path, Path], tmp_
     assert changed(play(inventory, tmp_path, gone)) == 1
     assert changed(play(inventory, tmp_path, gone)) == 0
     assert sh(lab, "docker ps -aq --filter name=probe") == ""
+
+
+def test_docker_exec_in_lab_host(docker_host: tuple[LabSession, Path, Path]) -> None:
+    """`docker exec` (and so `docker compose exec`) works in a lab host: runc joins the container's
+    mount namespace with setns(), which needs the host's root to be its namespace's root mount;
+    the lab enters hosts with pivot_root for that (orchestrator/lab/fleet.py). Under chroot every
+    exec failed with `stat /app/demo-app: no such file or directory`."""
+    lab, _, images = docker_host
+    address = lab.address(3)
+    lab.docker_load(3, images / "modtest_1.0.0.tar")
+    sh(lab, "docker rm -f exec-probe >/dev/null 2>&1 || true")
+    sh(lab, f"docker run -d --name exec-probe --network host -e APP_PORT=8284 -e APP_BIND={address} modtest:1.0.0")
+    try:
+        sh(lab, f"for i in $(seq 50); do curl -sf http://{address}:8284/health && exit 0; sleep 0.2; done; exit 1")
+        # The container's own binary, with the container's environment: checks its server.
+        ok = lab.ssh(3, "docker exec exec-probe /app/demo-app check")
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        # Really executed inside: pointed at a port nothing serves, the same check fails.
+        bad = lab.ssh(3, "docker exec -e APP_PORT=1 exec-probe /app/demo-app check")
+        assert bad.returncode != 0 and "no such file" not in bad.stderr, bad.stderr
+    finally:
+        sh(lab, "docker rm -f exec-probe >/dev/null")
