@@ -19,8 +19,13 @@ from orchestrator.modules.spec import to_bool, validate_args
 from orchestrator.playbook.model import Role, Task, TaskOptions
 from orchestrator.results import Diff, Status, TaskResult
 from orchestrator.templating import OMIT, mark_unsafe
+from orchestrator.templating.search import search_path
 from orchestrator.vars import HostVars, HostVarState, Scope, layer_stack
 
+# Actions whose ansible_facts are variables at set_fact/include_vars precedence, not host facts.
+RUNTIME_VAR_ACTIONS = frozenset(
+    {"set_fact", "ansible.builtin.set_fact", "include_vars", "ansible.builtin.include_vars"}
+)
 NO_LOG_MSG = "the output has been hidden due to the fact that 'no_log: true' was specified for this result"
 
 
@@ -32,6 +37,7 @@ class Frame:
     scope: Scope = field(default_factory=Scope)
     role: Role | None = None
     rescuable: bool = False  # inside a block that has a rescue section
+    task_path: str | None = None  # the file of the task being run (for ansible_search_path)
 
     def child(self, options: TaskOptions | None = None, **kwargs: Any) -> Frame:
         opts = self.options + ((options,) if options is not None else ())
@@ -146,7 +152,8 @@ class TaskRunner:
         magic["hostvars"] = HostVars(self.all_hosts, self._hostvars_of)
         if frame.role is not None:
             magic["role_path"] = frame.role.path
-            magic["role_name"] = frame.role.name
+            magic["role_name"] = magic["ansible_role_name"] = frame.role.name
+        magic["ansible_search_path"] = self._search_dirs(frame)
         stack = layer_stack(
             scope=frame.scope,
             inventory=self.inventory_vars(host),
@@ -218,7 +225,9 @@ class TaskRunner:
             return [self._include_target(task, kind, variables, own_vars, None)]
         out = []
         control = self._loop_control(task, variables)
-        items = self._loop_items(task, variables)
+        items = self._loop_items_after_when(task, frame, variables)
+        if items is None:
+            return None
         for index, item in enumerate(items):
             layer = _loop_layer(items, index, control)
             item_vars = self.variables(host, frame, layer)
@@ -260,7 +269,9 @@ class TaskRunner:
     def _run_loop(
         self, host: str, task: Task, frame: Frame, variables: Mapping[str, Any], started: float, no_log: bool
     ) -> HostOutcome:
-        items = self._loop_items(task, variables)
+        items = self._loop_items_after_when(task, frame, variables)
+        if items is None:
+            return HostOutcome(self._skipped(host, task, started, "Conditional result was False"))
         control = self._loop_control(task, variables)
         loop_var = control.get("loop_var", "item")
         index_var = control.get("index_var")
@@ -335,6 +346,23 @@ class TaskRunner:
             rendered["label"] = task.loop_control["label"]
         return rendered
 
+    def _loop_items_after_when(
+        self, task: Task, frame: Frame, variables: Mapping[str, Any]
+    ) -> list[Any] | None:
+        """The loop's items; None when they cannot be computed and `when` (evaluated without the
+        loop variable) is false. Ansible holds a loop's error until `when` has been evaluated, so
+        `with_dict: "{{ x.keys }}"` with `when: x.keys is defined` is skipped, not failed."""
+        try:
+            return self._loop_items(task, variables)
+        except TemplateError:
+            try:
+                holds = self._when(task, frame, variables)
+            except TemplateError:
+                holds = True  # the condition needs the loop variable: report the loop's error
+            if holds:
+                raise
+            return None
+
     def _loop_items(self, task: Task, variables: Mapping[str, Any]) -> list[Any]:
         try:
             terms = self.templar.render(task.loop, variables)
@@ -350,7 +378,7 @@ class TaskRunner:
                 )
             return terms
         listed = terms if isinstance(terms, list) else [terms]
-        return self.templar.run_lookup(kind, listed, variables)
+        return self.templar.run_lookup(kind, listed, variables, action=task.action)
 
     def condition_holds(self, host: str, task: Task, frame: Frame) -> bool:
         """The task's `when` (with everything it inherits) on this host: for meta tasks."""
@@ -477,7 +505,7 @@ class TaskRunner:
         return {"ansible_host": target}
 
     def _search_dirs(self, frame: Frame) -> list[str]:
-        return ([frame.role.path] if frame.role is not None else []) + [self.basedir]
+        return search_path(frame.role.path if frame.role is not None else None, frame.task_path, self.basedir)
 
     def _timeout(self, frame: Frame, task: Task, variables: Mapping[str, Any]) -> float | None:
         value = self._keyword(frame, task, "timeout", variables)
@@ -535,7 +563,7 @@ class TaskRunner:
             facts = mark_unsafe(dict(facts))
             fact_state = self._facts_owner(host, task, frame, variables)
             with fact_state.lock:
-                if task.action in ("set_fact", "ansible.builtin.set_fact"):
+                if task.action in RUNTIME_VAR_ACTIONS:
                     fact_state.runtime.update(facts)
                 else:
                     fact_state.facts.update(facts)
@@ -613,7 +641,8 @@ def _label(item: Any) -> str:
 
 
 def _with_task_vars(frame: Frame, task: Task) -> Frame:
-    """The task's own `vars:` on top of the play/block scope."""
+    """The task's own `vars:` on top of the play/block scope, and its file (for its search path)."""
+    frame = replace(frame, task_path=task.location.path if task.location else None)
     if not task.options.vars:
         return frame
     return replace(frame, scope=frame.scope.child(play=task.options.vars))

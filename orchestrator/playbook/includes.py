@@ -1,6 +1,6 @@
 """import_tasks / import_role (static: replaced now by a Block of their tasks) and
-include_tasks / include_role (dynamic: kept as Tasks, their targets checked now when the name
-is not templated)."""
+include_tasks / include_role (dynamic: kept as Tasks, their targets loaded by the executor when
+they run, as Ansible does)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import SourceLocation
-from orchestrator.modules.spec import did_you_mean, is_templated
+from orchestrator.modules.spec import did_you_mean
 from orchestrator.playbook import roles, tasks
 from orchestrator.playbook.keywords import (
     BLOCK_KEYWORDS,
@@ -27,7 +27,7 @@ from orchestrator.playbook.keywords import (
     type_name,
 )
 from orchestrator.playbook.model import Block, Role, Task, TaskOptions
-from orchestrator.playbook.session import MISSING, PlayState, Scope, Session, where
+from orchestrator.playbook.session import MISSING, Scope, Session, where
 
 if TYPE_CHECKING:
     from orchestrator.playbook.tasks import Action
@@ -317,65 +317,18 @@ def _check_include_keywords(s: Session, ds: Mapping[Any, Any], action: Action, s
 def load_include(
     s: Session, ds: Mapping[Any, Any], action: Action, args: dict[str, Any], scope: Scope
 ) -> Task | None:
-    """include_tasks / include_role stay Tasks; their target is checked now if not templated."""
+    """include_tasks / include_role stay Tasks. As in Ansible, their target is loaded (and
+    checked) only when the include runs: a task in an include that never runs never matters."""
     _check_include_keywords(s, ds, action, scope)
     if action.short == "include_tasks":
         target = _tasks_file_arg(s, action, args)
         if target is None:
             return None
-        task = tasks.build_task(s, ds, action, args, scope)
-        _check_included_file(s, action, target, scope)
-        return task
+        return tasks.build_task(s, ds, action, args, scope)
     if scope.handlers:
         s.error("include_role cannot be used as a handler", action.location)
         return None
     parsed = _role_args(s, action, args)
     if parsed is None:
         return None
-    task = tasks.build_task(s, ds, action, args, scope)
-    _check_included_role(s, action, *parsed, scope)
-    return task
-
-
-def _check_included_file(s: Session, action: Action, target: str, scope: Scope) -> None:
-    """Parse the file now (when its name is static) so its errors show before the run."""
-    if is_templated(target):
-        return
-    loc = where(target, action.location)
-    path = resolve_task_file(
-        target, current=scope.path, basedir=scope.basedir, role=scope.role, parents=scope.parents,
-        handlers=scope.handlers,
-    )  # fmt: skip
-    if path is None:
-        _not_found(s, action.short, target, scope, loc)
-        return
-    key = (os.path.realpath(path), scope.role.path if scope.role else None, scope.handlers)
-    if key in s.checked_includes:  # files may include each other (with a guard at run time)
-        return
-    s.checked_includes.add(key)
-    data = s.read_yaml(path)
-    if data is MISSING:
-        return
-    # a throwaway PlayState: handlers of roles imported there are added when the include runs
-    inner = scope.child(path=path, parents=(*scope.parents, scope.path), play=PlayState())
-    tasks.load_task_list(s, data, inner, what=f"the tasks file {path}", at=SourceLocation(path))
-
-
-def _check_included_role(
-    s: Session, action: Action, name: str, from_files: dict[str, str], scope: Scope
-) -> None:
-    if is_templated(name) or any(map(is_templated, from_files.values())):
-        return
-    key = (
-        "role",
-        name,
-        tuple(sorted(from_files.items())),
-        scope.basedir,
-        scope.role.path if scope.role else None,
-    )
-    if key in s.checked_includes:
-        return
-    s.checked_includes.add(key)
-    # not a dependency: a role may include itself (guarded at run time), so no cycle check here
-    inner = scope.child(play=PlayState(), role_chain=())
-    roles.load_role(s, name, inner, location=action.location, from_files=from_files)
+    return tasks.build_task(s, ds, action, args, scope)

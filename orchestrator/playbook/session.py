@@ -72,8 +72,6 @@ class Session:
         # per file: sorted (line, col, text) of YAML 1.1 booleans, for the warnings
         self._yaml11: dict[str, list[tuple[int, int, str]]] = {}
         self._jinja = jinja2.Environment(undefined=jinja2.StrictUndefined)
-        # include_tasks / include_role targets already checked (they may include each other)
-        self.checked_includes: set[Any] = set()
 
     # --- reporting ---------------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ from orchestrator.templating.common import (
 )
 from orchestrator.templating.lazyvars import LazyVars
 from orchestrator.templating.lookups import LookupContext, resolve_lookup
+from orchestrator.templating.search import find_in_search_path
 
 log = logging.getLogger("orch.templating")
 
@@ -649,13 +650,13 @@ class Templar:
         return _truthy(self.evaluate(expression, variables))
 
     def run_lookup(
-        self, name: str, terms: list[Any], variables: Mapping[str, Any], **kwargs: Any
+        self, name: str, terms: list[Any], variables: Mapping[str, Any], *, action: str = "", **kwargs: Any
     ) -> list[Any]:
-        """Run a lookup as `with_<name>:` does; always a list."""
+        """Run a lookup as `with_<name>:` does for a task of `action`; always a list."""
         lazy = self._lazy(variables)
         plugin = resolve_lookup(name)
         try:
-            result = plugin(LookupContext(self, lazy), list(terms), **kwargs)
+            result = plugin(LookupContext(self, lazy, with_action=action), list(terms), **kwargs)
         except TemplateError:
             raise
         except Exception as exc:
@@ -664,21 +665,18 @@ class Templar:
 
     # -- files
 
-    def find_file(self, name: str, subdir: str | None = None, *, subdir_only: bool = False) -> str | None:
-        """`name` in the search dirs (each dir's `subdir` first), or None; absolute paths as is."""
-        name = os.path.expanduser(name)
-        if os.path.isabs(name):
-            return name if os.path.exists(name) else None
-        for directory in self.search_dirs:
-            if subdir:
-                candidate = os.path.join(directory, subdir, name)
-                if os.path.exists(candidate):
-                    return candidate
-            if not subdir_only:
-                candidate = os.path.join(directory, name)
-                if os.path.exists(candidate):
-                    return candidate
-        return None
+    def search_path(self, variables: Mapping[str, Any] | None = None) -> list[str]:
+        """The task's search path (`ansible_search_path`, see search.py), else the templar's dirs."""
+        paths = variables.get("ansible_search_path") if variables is not None else None
+        if isinstance(paths, (list, tuple)) and paths:
+            return list(dict.fromkeys([*map(str, paths), self.basedir]))
+        return self.search_dirs
+
+    def find_file(
+        self, name: str, subdir: str | None = None, variables: Mapping[str, Any] | None = None
+    ) -> str | None:
+        """`name` in the search path (each entry's `subdir` first), or None; absolute paths as is."""
+        return find_in_search_path(self.search_path(variables), subdir, name)
 
     def render_file(
         self,
@@ -698,9 +696,9 @@ class Templar:
         template_run_date, template_destpath and (unless set) ansible_managed. `delimiters` takes
         block_start_string, variable_start_string, ... as the template module does.
         """
-        found = self.find_file(path, "templates")
+        found = self.find_file(path, "templates", variables)
         if found is None:
-            raise TemplateError(f"template file {path!r} not found (searched {self.search_dirs})")
+            raise TemplateError(f"template file {path!r} not found (searched {self.search_path(variables)})")
         fullpath = os.path.abspath(found)
         try:
             with open(fullpath, encoding="utf-8") as handle:
@@ -726,7 +724,7 @@ class Templar:
         except Exception as exc:
             _raise_located(exc, where=f"template file {fullpath!r}")
         include_dirs = [os.path.dirname(fullpath)]
-        for directory in self.search_dirs:
+        for directory in self.search_path(variables):
             include_dirs += [os.path.join(directory, "templates"), directory]
         token = _include_dirs.set(tuple(dict.fromkeys(include_dirs)))
         try:

@@ -277,9 +277,9 @@ def regex_escape(value: Any, re_type: str = "python") -> str:
 # --- paths and strings ---------------------------------------------------------------------------
 
 
-def _path_filter(func: Callable[[str], Any]) -> Callable[[Any], Any]:
-    def apply(value: Any) -> Any:
-        return func(_text(value))
+def _path_filter(func: Callable[..., Any]) -> Callable[..., Any]:
+    def apply(value: Any, *args: Any) -> Any:  # relpath(start)
+        return func(_text(value), *(_text(a) for a in args))
 
     apply.__name__ = func.__name__
     return apply

@@ -35,6 +35,7 @@ class LookupContext:
 
     templar: Templar
     variables: Mapping[str, Any]
+    with_action: str = ""  # the task's action when run as `with_<lookup>:` (first_found's subdir)
 
 
 Lookup = Callable[..., list[Any]]
@@ -226,10 +227,10 @@ def lookup_file(
 ) -> list[Any]:
     out: list[Any] = []
     for term in terms:
-        path = ctx.templar.find_file(str(term), "files")
+        path = ctx.templar.find_file(str(term), "files", ctx.variables)
         if path is None:
             raise TemplateError(
-                f"file lookup: could not find {str(term)!r} (searched {ctx.templar.search_dirs})"
+                f"file lookup: could not find {str(term)!r} (searched {ctx.templar.search_path(ctx.variables)})"
             )
         try:
             with open(path, encoding="utf-8", errors="surrogateescape") as handle:
@@ -254,11 +255,11 @@ def lookup_fileglob(ctx: LookupContext, terms: list[Any], **_: Any) -> list[Any]
         term = str(term)
         name = os.path.basename(term)
         if name != term:
-            found = ctx.templar.find_file(os.path.dirname(term), "files")
+            found = ctx.templar.find_file(os.path.dirname(term), "files", ctx.variables)
             candidates = [found] if found else []
         else:
             candidates = []
-            for base in ctx.templar.search_dirs:
+            for base in ctx.templar.search_path(ctx.variables):
                 candidates += [os.path.join(base, "files"), base]
         for directory in candidates:
             matches = sorted(p for p in glob.glob(os.path.join(directory, name)) if os.path.isfile(p))
@@ -296,11 +297,15 @@ def lookup_first_found(
                 raise TemplateError(f"first_found: invalid term of type {type(term).__name__}")
 
     walk(terms if terms else [{"files": files or [], "paths": paths}])
+    # Ansible: as `with_first_found`, the subdir follows the task's action (template -> templates,
+    # include_vars -> vars, else files); as a lookup in an expression, no subdir.
+    subdir = None
+    if ctx.with_action:
+        subdir = next((k for k in ("template", "var") if k in ctx.with_action), "file") + "s"
     for candidate in candidates:
-        for subdir in (None, "files", "templates", "vars"):
-            found = ctx.templar.find_file(candidate, subdir, subdir_only=subdir is not None)
-            if found:
-                return [os.path.normpath(found)]
+        found = ctx.templar.find_file(candidate, subdir, ctx.variables)
+        if found:
+            return [os.path.normpath(found)]
     if _to_bool(skip):
         return []
     raise TemplateError("first_found: no file was found")
@@ -326,10 +331,10 @@ def lookup_template(
     if "trim_blocks" in overrides:
         overrides["trim_blocks"] = _to_bool(overrides["trim_blocks"])
     for term in terms:
-        path = ctx.templar.find_file(str(term), "templates")
+        path = ctx.templar.find_file(str(term), "templates", ctx.variables)
         if path is None:
             raise TemplateError(
-                f"template lookup: could not find {str(term)!r} (searched {ctx.templar.search_dirs})"
+                f"template lookup: could not find {str(term)!r} (searched {ctx.templar.search_path(ctx.variables)})"
             )
         out.append(ctx.templar.render_file(str(term), ctx.variables, extra_vars=template_vars, **overrides))
     return out

@@ -174,12 +174,15 @@ def test_fileglob(templar: Templar, base: Path) -> None:
 
 def test_first_found(templar: Templar, base: Path) -> None:
     assert render(templar, "{{ lookup('first_found', ['nope.yml', 'top.txt']) }}") == str(base / "top.txt")
-    assert render(templar, "{{ lookup('first_found', 'motd') }}") == str(base / "files" / "motd")
+    # as an expression (not `with_first_found`), Ansible searches no files/ subdir
+    assert render(templar, "{{ lookup('first_found', 'files/motd') }}") == str(base / "files" / "motd")
+    with pytest.raises(TemplateError, match="no file was found"):
+        render(templar, "{{ lookup('first_found', 'motd') }}")
     params = {"files": ["RedHat.yml", "Debian.yml"], "paths": ["vars"]}
     assert render(templar, "{{ lookup('first_found', params) }}", params=params) == str(
         base / "vars" / "Debian.yml"
     )
-    assert render(templar, "{{ lookup('first_found', files=['x', 'a.conf']) }}") == str(
+    assert render(templar, "{{ lookup('first_found', files=['x', 'files/a.conf']) }}") == str(
         base / "files" / "a.conf"
     )
     assert render(templar, "{{ query('first_found', ['x'], skip=True) }}") == []

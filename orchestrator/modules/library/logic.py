@@ -101,7 +101,6 @@ for _name in (
     "import_tasks",
     "include_role",
     "import_role",
-    "include_vars",
     "import_playbook",
     "add_host",
     "group_by",

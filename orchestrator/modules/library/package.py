@@ -20,7 +20,10 @@ class Package(Module):
 
     name = "package"
     aliases = ("ansible.legacy.package",)
-    spec = ArgSpec(
+    # As in Ansible, any other argument goes to the backend module, which checks it when the task
+    # runs (a role may pass yum's `enablerepo` in a task that only runs on Red Hat hosts).
+    spec = None  # type: ignore[assignment]
+    own_spec = ArgSpec(
         params={
             "name": Param("list", elements="str", required=True),
             "state": Param("str", required=True),
@@ -28,7 +31,11 @@ class Package(Module):
         }
     )
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
+    def run(self, ctx: ModuleContext, raw: Mapping[str, Any]) -> dict[str, Any]:
+        args, errors = validate_args(self.own_spec, {k: v for k, v in raw.items() if k in ("name", "state", "use")})
+        if errors:
+            raise ModuleFailed("; ".join(errors))
+        passed = {k: v for k, v in raw.items() if k not in ("name", "state", "use")}
         manager = args["use"]
         if manager == "auto":
             facts = ctx.variables.get("ansible_facts") or {}
@@ -44,7 +51,9 @@ class Package(Module):
             raise ModuleFailed(
                 f"Could not find a module for {manager}. (orch's package module supports: {', '.join(BACKENDS)})"
             )
-        backend_args, errors = validate_args(backend.spec, {"name": args["name"], "state": args["state"]})
+        backend_args, errors = validate_args(
+            backend.spec, {**passed, "name": args["name"], "state": args["state"]}
+        )
         if errors:
             raise ModuleFailed("; ".join(errors))
         return backend().run(ctx, backend_args)
