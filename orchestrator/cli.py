@@ -1,54 +1,29 @@
-"""The `orch` command: play, run (ad-hoc), inventory, lab.
+"""The `orch` command: play, run (ad-hoc), inventory, explain, config, vault, lab.
 
-Exit codes (ansible-playbook's where it has one): 0 ok; 2 a host failed; 4 a host unreachable
-(wins over 2); 3 the playbook or inventory is invalid (nothing was run); 5 bad options;
-99 interrupted (Ctrl-C).
+Exit codes are listed in orchestrator/exitcodes.py (ansible-playbook's where it has one).
+Imports of the engine happen inside the commands, so `orch --version` and `--help` stay fast.
+Settings not given on the command line come from ansible.cfg / ANSIBLE_* (orchestrator/config.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
-import json
 import os
-import shlex
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import Any
 
-from orchestrator import __version__, redact
+from orchestrator import __version__, clihelp
+from orchestrator.clihelp import Parser as _Parser
+from orchestrator.config import HOST_KEY_MODES
 from orchestrator.errors import OrchError
-from orchestrator.executor.connections import ConnectionDefaults
-from orchestrator.executor.runner import (
-    EXIT_BAD_OPTIONS,
-    EXIT_INTERRUPTED,
-    EXIT_INVALID,
-    PlaybookRunner,
-    RunOptions,
-)
-from orchestrator.executor.task_runner import RunSettings
-from orchestrator.transport.hostkeys import MODES
-from orchestrator.vault.cli import add_vault_args
-from orchestrator.vault.cli import configure as configure_vault
-from orchestrator.vault.cli import register as register_vault
+from orchestrator.exitcodes import EXIT_BAD_OPTIONS, EXIT_INTERRUPTED, EXIT_INVALID
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse exits 2 on bad options; Ansible's (and our) code for that is 5."""
+class OptionsError(OrchError):
+    """A command line that cannot run (e.g. `orch run` without -a): exit 5, as bad options."""
 
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_OPTIONS, f"{self.prog}: error: {message}\n")
-
-    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:  # type: ignore[override]
-        parsed, extras = super().parse_known_args(args, namespace)
-        # argparse (3.11) leaves an optional positional unfilled when it follows options
-        # (`orch explain VAR --host h1 site.yml`): take it from the leftovers.
-        for action in self._actions:
-            unfilled = action.nargs == "?" and not action.option_strings and getattr(parsed, action.dest, None) is None
-            if unfilled and extras and not extras[0].startswith("-"):
-                setattr(parsed, action.dest, extras.pop(0))
-        return parsed, extras
+    exit_code = EXIT_BAD_OPTIONS
 
 
 def _inventory_args(parser: argparse.ArgumentParser) -> None:
@@ -58,11 +33,13 @@ def _inventory_args(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="INVENTORY",
-        help="inventory file, directory or 'h1,h2,' list; may be given several times",
+        help="inventory file, directory, executable script or 'h1,h2,' list; may be given several "
+        "times (default: ansible.cfg's inventory)",
     )
 
 
 def _run_args(parser: argparse.ArgumentParser) -> None:
+    """Options of play and run. Defaults of None mean: from ANSIBLE_* / ansible.cfg / orch's default."""
     _inventory_args(parser)
     parser.add_argument(
         "-l", "--limit", help="further limit hosts with a pattern (a,b  g:&h  !x  ~re  @file)"
@@ -73,16 +50,18 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="VARS",
-        help="k=v pairs, a JSON/YAML string, or @file; may be given several times",
+        help="k=v pairs (Ansible's quoting), a JSON/YAML string, or @file; may be given several times",
     )
-    parser.add_argument("-f", "--forks", type=int, default=50, help="hosts handled at once (default 50)")
+    parser.add_argument("-f", "--forks", type=int, help="hosts handled at once (default 50)")
     parser.add_argument("-u", "--user", help="connect as this user (below ansible_user / remote_user)")
     parser.add_argument("--private-key", "--key-file", dest="private_key", help="SSH private key file")
-    parser.add_argument("-b", "--become", action="store_true", help="run with sudo")
+    parser.add_argument("-b", "--become", action="store_const", const=True, help="run with sudo")
     parser.add_argument("--become-user", help="become this user (default root)")
-    parser.add_argument("--become-method", default="sudo", help="privilege escalation method (sudo)")
-    parser.add_argument("-K", "--ask-become-pass", action="store_true", help="ask for the sudo password")
-    parser.add_argument("-T", "--timeout", type=float, default=10.0, help="SSH connect timeout in seconds")
+    parser.add_argument("--become-method", help="privilege escalation method (sudo)")
+    parser.add_argument(
+        "-K", "--ask-become-pass", action="store_const", const=True, help="ask for the sudo password"
+    )
+    parser.add_argument("-T", "--timeout", type=float, help="SSH connect timeout in seconds (default 10)")
     parser.add_argument(
         "--task-timeout",
         type=float,
@@ -90,10 +69,7 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
         help="fail a task that runs longer than this many seconds (default: no limit)",
     )
     parser.add_argument(
-        "--host-key-checking",
-        choices=MODES,
-        default=os.environ.get("ORCH_HOST_KEY_CHECKING", "accept-new"),
-        help="known_hosts policy (default accept-new)",
+        "--host-key-checking", choices=HOST_KEY_MODES, help="known_hosts policy (default accept-new)"
     )
     parser.add_argument("--known-hosts", help="known_hosts file (default ~/.ssh/known_hosts)")
     parser.add_argument("-C", "--check", action="store_true", help="report what would change, change nothing")
@@ -104,15 +80,44 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
         "--stats", action="store_true", help="print connections, round trips and bytes per host"
     )
     parser.add_argument("--list-hosts", action="store_true", help="list the hosts each play would run on")
+    _vault_args(parser)
+
+
+def _vault_args(parser: argparse.ArgumentParser) -> None:
+    from orchestrator.vault.cli import add_vault_args
+
     add_vault_args(parser)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="orch", description="Agentless orchestration: Ansible-style playbooks over SSH.")
-    parser.add_argument("--version", action="version", version=f"orch {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def _command(
+    sub: Any, name: str, help_text: str, description: str, examples: str, environment: str = ""
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=help_text, description=description, epilog=clihelp.epilog(examples, environment)
+    )
+    return parser
 
-    play = sub.add_parser("play", help="run a playbook")
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="orch",
+        description="Agentless orchestration: Ansible-style playbooks over SSH.",
+        epilog=clihelp.epilog(
+            "  orch play site.yml -i inventories/prod\n  orch run all -a uptime -o\n  orch COMMAND --help",
+            clihelp.RUN_ENVIRONMENT,
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"orch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    play = _command(
+        sub,
+        "play",
+        "run a playbook",
+        clihelp.PLAY_DESCRIPTION,
+        clihelp.PLAY_EXAMPLES,
+        clihelp.RUN_ENVIRONMENT,
+    )
     play.add_argument("playbook", nargs="+", help="playbook file(s)")
     _run_args(play)
     play.add_argument("-t", "--tags", action="append", default=[], help="only run tasks with these tags")
@@ -120,44 +125,66 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--force-handlers", action="store_true", help="run notified handlers even on failure")
     play.add_argument("--list-tasks", action="store_true", help="list the tasks and stop")
     play.add_argument("--list-tags", action="store_true", help="list the tags and stop")
-    play.add_argument("--syntax-check", action="store_true", help="validate the playbook and stop")
+    play.add_argument(
+        "--syntax-check",
+        action="store_true",
+        help="validate the playbook (and every template in it) and stop",
+    )
     play.add_argument("--start-at-task", metavar="NAME", help="start at the first task with this name (glob)")
     play.add_argument("--step", action="store_true", help="confirm each task before it runs")
     play.set_defaults(func=cmd_play)
 
-    run = sub.add_parser("run", help="run one module on hosts (ad-hoc)")
+    run = _command(
+        sub, "run", "run one module on hosts (ad-hoc)", clihelp.RUN_DESCRIPTION, clihelp.RUN_EXAMPLES,
+        clihelp.RUN_ENVIRONMENT,
+    )  # fmt: skip
     run.add_argument("pattern", help="host pattern, e.g. all, web, 'web:&prod'")
     _run_args(run)
-    run.add_argument("-m", "--module-name", default="command", help="module (default command)")
+    run.add_argument("-m", "--module-name", help="module (default command)")
     run.add_argument("-a", "--args", default="", help="module arguments: 'k=v k=v', free form, or JSON")
     run.add_argument("-o", "--one-line", action="store_true", help="one line per host")
     run.set_defaults(func=cmd_run)
 
-    inv = sub.add_parser("inventory", help="show the inventory")
+    inv = _command(
+        sub, "inventory", "show the inventory", clihelp.INVENTORY_DESCRIPTION, clihelp.INVENTORY_EXAMPLES
+    )
     _inventory_args(inv)
     mode = inv.add_mutually_exclusive_group(required=True)
     mode.add_argument("--list", action="store_true", help="all hosts and groups as JSON")
     mode.add_argument("--graph", action="store_true", help="the group tree")
     mode.add_argument("--host", metavar="NAME", help="one host's variables as JSON")
-    add_vault_args(inv)
+    _vault_args(inv)
     inv.set_defaults(func=cmd_inventory)
 
-    explain = sub.add_parser("explain", help="show a variable's value for a host and where it comes from")
+    explain = _command(
+        sub, "explain", "show a variable's value for a host and where it comes from",
+        clihelp.EXPLAIN_DESCRIPTION, clihelp.EXPLAIN_EXAMPLES,
+    )  # fmt: skip
     explain.add_argument("variable", help="variable name")
     explain.add_argument("playbook", nargs="?", help="playbook whose play vars, vars_files and roles count")
     explain.add_argument("--host", required=True, help="inventory host name")
     _inventory_args(explain)
     explain.add_argument("-l", "--limit", help="limit hosts as `orch play` would")
-    explain.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS", help="as for play")
-    add_vault_args(explain)
+    explain.add_argument(
+        "-e", "--extra-vars", action="append", default=[], metavar="VARS", help="as for play"
+    )
+    _vault_args(explain)
     explain.set_defaults(func=cmd_explain)
 
-    try:
-        from orchestrator.lab.cli import register as register_lab
-    except ImportError:  # pragma: no cover - the lab package is part of the project
-        pass
-    else:
-        register_lab(sub)
+    config = _command(
+        sub, "config", "show the settings from ansible.cfg and ANSIBLE_* and where each comes from",
+        clihelp.CONFIG_DESCRIPTION, clihelp.CONFIG_EXAMPLES, clihelp.RUN_ENVIRONMENT,
+    )  # fmt: skip
+    config.add_argument("--only-changed", action="store_true", help="only settings not at their default")
+    config.add_argument(
+        "-v", "--verbose", action="count", default=0, help="also list unused ansible.cfg keys"
+    )
+    config.set_defaults(func=cmd_config)
+
+    from orchestrator.lab.cli import register as register_lab
+    from orchestrator.vault.cli import register as register_vault
+
+    register_lab(sub)
     register_vault(sub)
     return parser
 
@@ -166,35 +193,54 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_extra_vars(values: Sequence[str]) -> dict[str, Any]:
-    """-e values: k=v pairs, a JSON/YAML mapping, or @file. Later values win."""
-    from orchestrator.yamlsource import load_yaml_file, load_yaml_text
+    """-e values (see orchestrator/extravars.py)."""
+    from orchestrator.extravars import parse_extra_vars as parse
 
-    merged: dict[str, Any] = {}
-    for value in values:
-        value = value.strip()
-        if value.startswith("@"):
-            data = load_yaml_file(value[1:])
-        elif value.startswith(("{", "[")):
-            data = load_yaml_text(value, "<extra vars>")
-        else:
-            data = {}
-            for word in shlex.split(value):
-                key, sep, val = word.partition("=")
-                if not sep:
-                    raise OrchError(f"-e {value!r}: expected key=value, JSON, YAML or @file")
-                data[key] = val
-        if not isinstance(data, dict):
-            raise OrchError(f"-e {value!r}: extra vars must be a mapping")
-        merged.update(data)
-    return merged
+    return parse(values)
 
 
-def _settings(args: argparse.Namespace) -> RunSettings:
+def _apply_config(args: argparse.Namespace) -> None:
+    """Fill every option the command line left unset from ANSIBLE_* / ansible.cfg / defaults,
+    recording the command line as the source of the others (for -v and `orch config`)."""
+    from orchestrator import config
+
+    cfg = config.active()
+    for name, attr, option in (
+        ("forks", "forks", "-f"),
+        ("remote_user", "user", "-u"),
+        ("private_key_file", "private_key", "--private-key"),
+        ("timeout", "timeout", "-T"),
+        ("host_key_checking", "host_key_checking", "--host-key-checking"),
+        ("become", "become", "-b"),
+        ("become_user", "become_user", "--become-user"),
+        ("become_method", "become_method", "--become-method"),
+        ("become_ask_pass", "ask_become_pass", "-K"),
+        ("module_name", "module_name", "-m"),
+        ("ask_vault_pass", "ask_vault_pass", "-J"),
+    ):
+        if hasattr(args, attr):
+            setattr(args, attr, cfg.override(name, getattr(args, attr), option))
+    if getattr(args, "verbose", 0) and cfg.unsupported:
+        keys = ", ".join(sorted({key for key, _ in cfg.unsupported}))
+        print(f"[WARNING]: {cfg.path}: settings orch does not use: {keys} (`orch config -v` says why)",
+              file=sys.stderr)  # fmt: skip
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    import getpass
+
+    from orchestrator import config, redact
+    from orchestrator.executor.connections import ConnectionDefaults
+    from orchestrator.executor.task_runner import RunSettings
+
     password = None
     if args.ask_become_pass:
         # a pipe (scripts, tests) gives the password on stdin; a terminal gets a hidden prompt
-        password = getpass.getpass("BECOME password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+        password = (
+            getpass.getpass("BECOME password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+        )
         redact.add_secret(password)
+    cfg = config.active()
     return RunSettings(
         check=args.check,
         diff=args.diff,
@@ -209,20 +255,40 @@ def _settings(args: argparse.Namespace) -> RunSettings:
             become_user=args.become_user,
             become_method=args.become_method,
             become_password=password,
+            port=cfg.get("remote_port"),
+            ssh_args=cfg.get("ssh_args"),
         ),
     )
 
 
 def _load_inventory(args: argparse.Namespace) -> Any:
+    from orchestrator import config
     from orchestrator.inventory import load_inventory
 
-    sources = args.inventory or ([os.environ["ORCH_INVENTORY"]] if os.environ.get("ORCH_INVENTORY") else [])
+    sources = config.active().override("inventory", args.inventory, "-i")
     return load_inventory(sources)
 
 
-def _reporters(
-    args: argparse.Namespace, adhoc: bool
-) -> tuple[Callable[[Any], None], Callable[[], None]]:
+def _check_vault_values(inventory: Any, basedir: str) -> None:
+    """Every inline `!vault` value loaded (inventory, group_vars/host_vars, playbook, roles)
+    decrypts with the given secrets: a wrong password stops here, before any host is contacted."""
+    from orchestrator.vault import check_loaded_values
+
+    inventory.add_vars_dir(basedir)  # group_vars/host_vars next to the playbook: read now, not mid-run
+    check_loaded_values()
+
+
+def _check_limit(inventory: Any, limit: str | None) -> None:
+    """ansible-playbook's check: a --limit that leaves no host of the inventory is an error (1)."""
+    if not limit:
+        return
+    from orchestrator.inventory.limits import check_limit
+
+    check_limit(inventory, limit)
+
+
+def _reporters(args: argparse.Namespace, adhoc: bool) -> tuple[Callable[[Any], None], Callable[[], None]]:
+    from orchestrator import redact
     from orchestrator.report import make_reporters
 
     reporters = make_reporters(
@@ -255,6 +321,8 @@ def _execute(
     *,
     adhoc: bool = False,
 ) -> int:
+    from orchestrator.executor.runner import PlaybookRunner, RunOptions
+
     options = RunOptions(
         limit=args.limit,
         forks=args.forks,
@@ -294,10 +362,16 @@ def cmd_play(args: argparse.Namespace) -> int:
 
     extra = parse_extra_vars(args.extra_vars)
     inventory = _load_inventory(args)
+    if not (args.syntax_check or args.list_tasks or args.list_tags):
+        _check_limit(inventory, args.limit)
     code = 0
     for path in args.playbook:
         playbook = load_playbook(path, extra_vars=extra)
+        _check_vault_values(inventory, playbook.basedir)
         if args.syntax_check:
+            from orchestrator.playbook.syntax import check_templates
+
+            check_templates(playbook)
             print(f"playbook: {path}")
             continue
         if args.list_hosts or args.list_tasks or args.list_tags:
@@ -342,13 +416,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     from orchestrator.playbook.model import Play, Playbook
 
     inventory = _load_inventory(args)
+    _check_limit(inventory, args.limit)
     if args.list_hosts:
         hosts = inventory.select(args.pattern, args.limit)
         print(f"  hosts ({len(hosts)}):")
         for host in hosts:
             print(f"    {host.name}")
         return 0
+    from orchestrator.playbook.taskargs import short_action
+
+    if short_action(args.module_name) in ("command", "shell", "raw", "script") and not args.args.strip():
+        raise OptionsError(
+            f"the {short_action(args.module_name)} module needs a command line: give it with -a, "
+            f"e.g. orch run {args.pattern} -a 'uptime'"
+        )
     task = load_adhoc_task(args.module_name, args.args, basedir=os.getcwd())
+    _check_vault_values(inventory, os.getcwd())
     play = Play(
         name=f"Ad-hoc: {args.module_name}",
         hosts=args.pattern,
@@ -361,6 +444,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_inventory(args: argparse.Namespace) -> int:
+    import json
+
+    from orchestrator import redact
     from orchestrator.inventory import inventory_graph, inventory_host_vars, inventory_list_json
 
     inventory = _load_inventory(args)
@@ -379,6 +465,10 @@ def cmd_inventory(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """`orch explain VAR --host H [playbook]`: every layer defining VAR, lowest first, and the winner."""
+    import json
+
+    from orchestrator import redact
+    from orchestrator.executor.runner import PlaybookRunner, RunOptions
     from orchestrator.playbook.loader import load_playbook
     from orchestrator.playbook.model import Playbook
 
@@ -390,14 +480,19 @@ def cmd_explain(args: argparse.Namespace) -> int:
         playbook = load_playbook(args.playbook, extra_vars=extra)
     else:
         playbook = Playbook(path=os.path.join(os.getcwd(), "<no playbook>"), plays=[])
+    _check_vault_values(inventory, playbook.basedir)
     options = RunOptions(limit=args.limit, extra_vars=extra)
     runner = PlaybookRunner(playbook, inventory, options, lambda event: None)
     sources, value = runner.explain(args.variable, args.host)
     if not sources:
-        print(f"{args.variable} is not defined for {args.host} (before the run: facts, set_fact and "
-              "register are only known while a playbook runs)")
+        print(
+            f"{args.variable} is not defined for {args.host} (before the run: facts, set_fact and "
+            "register are only known while a playbook runs)"
+        )
         return 1
-    shown = f"error: {value}" if isinstance(value, OrchError) else json.dumps(redact.scrub(value), default=str)
+    shown = (
+        f"error: {value}" if isinstance(value, OrchError) else json.dumps(redact.scrub(value), default=str)
+    )
     layer, where, _ = sources[-1]
     print(f"{args.variable} = {shown}")
     print(f"  from the {layer} layer: {where}")
@@ -408,12 +503,32 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    """`orch config`: the effective settings and where each comes from."""
+    from orchestrator import config
+
+    for line in config.describe(config.active(), only_changed=args.only_changed, verbose=args.verbose):
+        print(line)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words == ["--version"]:  # answered before the subcommands (vault, lab) are even imported
+        print(f"orch {__version__}")
+        return 0
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(words)
+    from orchestrator import config, redact
+
     redact.guard_process_output()  # tracebacks and log records mask secrets too
     try:
+        config.set_active(config.load())
+        if hasattr(args, "forks") or hasattr(args, "module_name"):
+            _apply_config(args)
         if hasattr(args, "vault_ids") and not hasattr(args, "vault_command"):
+            from orchestrator.vault.cli import configure as configure_vault
+
             configure_vault(args)  # play/run: passwords read now, values decrypted when used
         return int(args.func(args))
     except KeyboardInterrupt:
@@ -421,15 +536,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except OrchError as exc:
         for line in _error_lines(exc):
-            print(f"ERROR: {redact.mask(line)}", file=sys.stderr)
-        return EXIT_INVALID
+            print(redact.mask(line), file=sys.stderr)
+        return int(getattr(exc, "exit_code", EXIT_INVALID))
 
 
 def _error_lines(exc: OrchError) -> list[str]:
-    errors = getattr(exc, "errors", None)
-    if errors:
-        return [str(e) for e in errors]
-    return [str(exc)]
+    """`ERROR: file:line:col: message`, then the offending source line and a caret (as Ansible)."""
+    from orchestrator.errors import source_excerpt
+
+    errors = getattr(exc, "errors", None) or [exc]
+    return [line for e in errors for line in (f"ERROR: {e}", *source_excerpt(getattr(e, "location", None)))]
 
 
 if __name__ == "__main__":

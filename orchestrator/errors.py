@@ -54,3 +54,30 @@ class VaultError(OrchError):
 
 class BecomeError(OrchError):
     """Privilege escalation failed (wrong or missing sudo password): the task fails, as in Ansible."""
+
+
+def source_excerpt(location: SourceLocation | None) -> list[str]:
+    """The line `location` points at, and a caret under its column: shown under an error.
+
+    [] when the location has no line or the file cannot be read (e.g. `<command line>`).
+    """
+    if location is None or not location.line:
+        return []
+    import itertools
+
+    try:
+        with open(location.path, encoding="utf-8", errors="replace") as handle:
+            found = next(itertools.islice(handle, location.line - 1, None), None)
+    except OSError:
+        return []
+    if found is None:
+        return []
+    text = found
+    text = text.rstrip("\r\n").expandtabs(8)
+    if len(text) > 200:
+        return []
+    gutter = f"  {location.line} | "
+    lines = [f"{gutter}{text}"]
+    if location.col:
+        lines.append(" " * (len(gutter) - 2) + "| " + " " * (location.col - 1) + "^ here")
+    return lines

@@ -74,7 +74,12 @@ def _make_loader(path: str, notes: YamlNotes) -> type[yaml.SafeLoader]:
             try:
                 hash(key)
             except TypeError as exc:
-                raise OrchError("a mapping key must be a plain value", mark(key_node)) from exc
+                hint = (
+                    " (a value starting with '{{' must be quoted: \"{{ ... }}\")"
+                    if isinstance(key, dict)
+                    else ""
+                )
+                raise OrchError(f"a mapping key must be a plain value{hint}", mark(key_node)) from exc
             if key in result:
                 # Ansible warns and keeps the last; a duplicate key is nearly always a mistake.
                 raise OrchError(f"duplicate key {key!r}", mark(key_node))
@@ -122,7 +127,8 @@ def load_yaml_text(
         mark = exc.problem_mark or exc.context_mark
         where = SourceLocation(path, mark.line + 1, mark.column + 1) if mark else SourceLocation(path)
         problem = exc.problem or exc.context or "invalid YAML"
-        raise error(f"YAML syntax error: {problem}", where) from None
+        line = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
+        raise error(f"YAML syntax error: {problem}{_yaml_hint(problem, line)}", where) from None
     except yaml.YAMLError as exc:
         raise error(f"YAML error: {exc}", SourceLocation(path)) from None
     except OrchError as exc:
@@ -142,3 +148,29 @@ def load_yaml_file(
     if text.startswith("$ANSIBLE_VAULT;") and FILE_DECRYPTOR is not None:
         text = FILE_DECRYPTOR(text, str(p))
     return load_yaml_text(text, str(p), error, notes)
+
+
+# PyYAML's words, said in the user's terms: (fragment of the problem, hint).
+_HINTS = (
+    (
+        "mapping values are not allowed",
+        "a value holds ': ' (quote the whole value) or the indentation is off",
+    ),
+    ("cannot start any token", "YAML indentation must use spaces, not tabs"),
+    ("could not find expected ':'", "a line has no 'key:' or a quote is not closed"),
+    ("did not find expected key", "this line's indentation does not match the lines above it"),
+    ("expected <block end>", "this line's indentation does not match the lines above it"),
+    ("did not find expected '-' indicator", "a list item is not aligned with the items above it"),
+    ("found unexpected end of stream", "a quote or bracket is not closed"),
+    ("found undefined alias", "a *alias names no &anchor"),
+)
+
+
+def _yaml_hint(problem: str, line: str) -> str:
+    value = line.split(":", 1)[1].strip() if ":" in line else line.strip().lstrip("- ")
+    if value.startswith("{{"):  # Ansible's most common YAML trap
+        return f" (a value starting with '{{{{' must be quoted: \"{value}\")"
+    for fragment, hint in _HINTS:
+        if fragment in problem:
+            return f" ({hint})"
+    return ""

@@ -31,6 +31,8 @@ class ConnectionDefaults:
     become_user: str | None = None
     become_method: str = "sudo"
     become_password: str | None = None
+    port: int | None = None  # ansible.cfg remote_port, below ansible_port
+    ssh_args: str = ""  # ansible.cfg ssh_args, below the host's ansible_ssh_common_args
 
 
 def _first(*values: Any) -> Any:
@@ -41,7 +43,10 @@ def connection_spec(
     host: str, hostvars: Mapping[str, Any], defaults: ConnectionDefaults, remote_user: str | None = None
 ) -> ConnectionSpec:
     common = parse_ssh_common_args(
-        " ".join(str(hostvars.get(k) or "") for k in ("ansible_ssh_common_args", "ansible_ssh_extra_args"))
+        " ".join(
+            [defaults.ssh_args]
+            + [str(hostvars.get(k) or "") for k in ("ansible_ssh_common_args", "ansible_ssh_extra_args")]
+        )
     )
     checking = hostvars.get("ansible_host_key_checking")
     mode = defaults.host_key_checking
@@ -53,7 +58,7 @@ def connection_spec(
     return ConnectionSpec(
         host=host,
         address=str(_first(hostvars.get("ansible_host"), hostvars.get("ansible_ssh_host"), host)),
-        port=int(_first(hostvars.get("ansible_port"), hostvars.get("ansible_ssh_port"), 22)),
+        port=int(_first(hostvars.get("ansible_port"), hostvars.get("ansible_ssh_port"), defaults.port, 22)),
         user=_first(
             hostvars.get("ansible_user"), hostvars.get("ansible_ssh_user"), remote_user, defaults.user
         ),

@@ -22,6 +22,9 @@ from orchestrator.events import Event, Message, PlaybookEnd, PlaybookStart, Play
 from orchestrator.executor.connections import ConnectionPool
 from orchestrator.executor.play_runner import PlayRunner, exported_role_vars, host_status_for_exit
 from orchestrator.executor.task_runner import Frame, RunSettings, TaskRunner
+from orchestrator.exitcodes import EXIT_BAD_OPTIONS as EXIT_BAD_OPTIONS  # re-exported for callers
+from orchestrator.exitcodes import EXIT_INTERRUPTED as EXIT_INTERRUPTED
+from orchestrator.exitcodes import EXIT_INVALID as EXIT_INVALID
 from orchestrator.inventory import Inventory
 from orchestrator.playbook.model import Block, Play, Playbook, Task
 from orchestrator.results import HostStats
@@ -37,13 +40,6 @@ ANSIBLE_VERSION = {
     "revision": 0,
     "string": f"2.19.0 (orch {__version__})",
 }
-
-EXIT_OK = 0
-EXIT_FAILED = 2
-EXIT_UNREACHABLE = 4
-EXIT_BAD_OPTIONS = 5
-EXIT_INVALID = 3  # playbook or inventory error found before any host was touched
-EXIT_INTERRUPTED = 99
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""`-i` sources: files, directories and `h1,h2,` host lists, merged into one Inventory.
+"""`-i` sources: files, directories, executable scripts and `h1,h2,` host lists, merged into one
+Inventory (a directory's executable files with a `#!` line are scripts, as in Ansible).
 
 Like Ansible, each file is tried with the parsers that may fit it: YAML first when the extension
 is .yml/.yaml/.json or there is none, then INI (for any other extension too). Unlike Ansible,
@@ -14,6 +15,7 @@ from orchestrator.errors import InventoryError, SourceLocation
 from orchestrator.inventory.ini import parse_ini_inventory
 from orchestrator.inventory.model import Inventory
 from orchestrator.inventory.ranges import split_port
+from orchestrator.inventory.script import is_inventory_script, load_script
 from orchestrator.inventory.varsfiles import VARS_EXTENSIONS, read_source_text
 from orchestrator.inventory.yamlfile import parse_yaml_inventory
 from orchestrator.yamlsource import load_yaml_text, location_of
@@ -72,14 +74,11 @@ def _load_file(inv: Inventory, path: str) -> None:
     ext = os.path.splitext(path)[1]
     if ext == ".toml":
         raise InventoryError("TOML inventories are not supported; use YAML or INI", SourceLocation(path))
-    text = read_source_text(path)
-    if text.startswith("#!") and os.access(path, os.X_OK):
-        raise InventoryError(
-            "executable inventory scripts are not supported; export the inventory once with "
-            "`ansible-inventory -i SCRIPT --list -y > inventory.yml`",
-            SourceLocation(path),
-        )
     inv.current_source = (path, os.path.dirname(path))
+    if _is_script(path):
+        load_script(inv, path)
+        return
+    text = read_source_text(path)
     yaml_error: InventoryError | None = None
     if not ext or ext in VARS_EXTENSIONS:
         try:
@@ -103,6 +102,15 @@ def _load_file(inv: Inventory, path: str) -> None:
         if yaml_error is not None and (ext in VARS_EXTENSIONS or _line(yaml_error) > _line(ini_error)):
             raise yaml_error from None
         raise
+
+
+def _is_script(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(2)
+    except OSError:
+        return False
+    return is_inventory_script(path, head)
 
 
 def _line(error: InventoryError) -> int:

@@ -17,7 +17,10 @@ Real Debian 12 servers on this machine, for trying playbooks before production. 
 has its own copy-on-write root (overlayfs), namespaces and OpenSSH server on NET.(10+N):22.
 Logins: root, deploy (passwordless sudo) and ops (sudo password ops-pass), all with the lab's key.
 Needs root on Linux. State: $ORCH_LAB_DIR (default /var/tmp/orch-lab); NET: $ORCH_LAB_NET
-(default 127.0.2)."""
+(default 127.0.2).
+
+Files a host changed live in $ORCH_LAB_DIR/hosts/hN/up (the overlayfs upper directory: only
+what differs from the shared image); `orch lab reset N` empties it, `orch lab down` removes it."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,8 +51,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     up.add_argument(
         "--inventory",
         "-i",
+        "--output",
+        "-o",
+        dest="inventory",
         metavar="PATH",
-        help=f"where to write the inventory (default: {DEFAULT_INVENTORY})",
+        help=f"where to write the inventory (default: {DEFAULT_INVENTORY}); -o/--output also work",
     )
     up.set_defaults(func=_up)
 
@@ -70,7 +76,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     inventory = sub.add_parser("inventory", help="write a YAML inventory of the running hosts")
     inventory.add_argument(
-        "--output", "-o", metavar="PATH", help=f"file to write, - for stdout (default: {DEFAULT_INVENTORY})"
+        "--inventory",
+        "-i",
+        "--output",
+        "-o",
+        dest="output",
+        metavar="PATH",
+        help=f"file to write, - for stdout (default: {DEFAULT_INVENTORY}); -o/--output also work",
     )
     inventory.set_defaults(func=_inventory)
 

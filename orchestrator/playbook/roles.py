@@ -22,24 +22,20 @@ from orchestrator.playbook.keywords import (
 from orchestrator.playbook.model import Block, Role, Task, TaskOptions
 from orchestrator.playbook.session import MISSING, Scope, Session, where
 
-# Used only when neither ORCH_ROLES_PATH nor ANSIBLE_ROLES_PATH is set, like Ansible's default,
-# so roles installed with ansible-galaxy are found.
-DEFAULT_ROLES_PATH = ("~/.ansible/roles", "/usr/share/ansible/roles", "/etc/ansible/roles")
 _EXTENSIONS = (".yml", ".yaml", ".json")
 
 
 def configured_roles_path() -> list[str]:
-    """Directories from ORCH_ROLES_PATH then ANSIBLE_ROLES_PATH (colon-separated)."""
-    paths: list[str] = []
-    seen_env = False
-    for var in ("ORCH_ROLES_PATH", "ANSIBLE_ROLES_PATH"):
-        value = os.environ.get(var)
-        if value is not None:
-            seen_env = True
-            paths.extend(os.path.expanduser(p) for p in value.split(os.pathsep) if p)
-    if not seen_env:
-        paths.extend(os.path.expanduser(p) for p in DEFAULT_ROLES_PATH)
-    return paths
+    """ORCH_ROLES_PATH (colon-separated), then roles_path: ANSIBLE_ROLES_PATH, ansible.cfg, else
+    Ansible's default (~/.ansible/roles, /usr/share/ansible/roles, /etc/ansible/roles)."""
+    from orchestrator import config
+
+    own = os.environ.get("ORCH_ROLES_PATH")
+    cfg = config.active()
+    if own is not None and cfg.source("roles_path") == "default":
+        return [os.path.expanduser(p) for p in own.split(os.pathsep) if p]  # replaces the default
+    paths = [os.path.expanduser(p) for p in (own or "").split(os.pathsep) if p]
+    return paths + list(cfg.get("roles_path"))
 
 
 def role_search_paths(basedir: str, parent_role_path: str | None = None) -> list[str]:

@@ -3,6 +3,7 @@
     h1 | CHANGED | rc=0 >>                       (command/shell/raw, minimal)
     h1 | SUCCESS => {...}                        (other modules, minimal)
     h1 | CHANGED | rc=0 | (stdout) a\\nb          (command/shell/raw, -o)
+    h1 | FAILED | rc=-1 | (stdout)  (msg) why    (-o, a failure with a reason besides rc)
     h1 | UNREACHABLE!: connection refused        (-o)
 
 No banners and no recap, as `ansible` prints none; the exit code says the rest.
@@ -79,7 +80,13 @@ class AdhocReporter(BaseReporter):
         rc = result.rc if result.rc is not None else data.get("rc", -1)
         if self.one_line:
             text = f"{host} | {caption} | rc={rc} | (stdout) {_escape(result.stdout)}"
-            return text + (f" (stderr) {_escape(result.stderr)}" if result.stderr else "")
+            text += f" (stderr) {_escape(result.stderr)}" if result.stderr else ""
+            # Ansible's oneline drops msg; a failure that is not the command's own exit status
+            # (timeout, become, a missing chdir...) would then show no reason at all.
+            reason = result.msg if result.status is Status.FAILED else ""
+            if reason and reason != "non-zero return code":
+                text += f" (msg) {_escape(reason)}"
+            return text
         # Ansible glues these together without a separator; one per line reads better.
         parts = [result.stdout, result.stderr, result.msg if result.status is Status.FAILED else ""]
         body = "\n".join(part for part in parts if part)

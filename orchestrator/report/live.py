@@ -32,7 +32,7 @@ from orchestrator.events import (
 )
 from orchestrator.report import format as fmt
 from orchestrator.report.base import BaseReporter, Kind, PlayTracker
-from orchestrator.results import HostStats, Status, TaskResult
+from orchestrator.results import Status, TaskResult
 
 # Above this many hosts in a task, ok/skipped hosts are counted, not listed.
 COLLAPSE_THRESHOLD = 30
@@ -128,7 +128,7 @@ class _Footer:
 
 
 class LiveReporter(BaseReporter):
-    """Rich live view for a terminal; the recap is printed as Ansible's lines and as a table."""
+    """Rich live view for a terminal; the recap is Ansible's lines, then the exit code and time."""
 
     def __init__(
         self,
@@ -229,7 +229,8 @@ class LiveReporter(BaseReporter):
         if quiet:
             return
         if fmt.is_failure(result):
-            self._print(self._failure_panel(result))
+            # wrapped to the terminal, never cut: the end of a message is often the useful part
+            self.console.print(self._failure_panel(result))
             return
         if self.show_diff and result.changed:
             for line in fmt.diff_lines(result.diffs):
@@ -290,38 +291,10 @@ class LiveReporter(BaseReporter):
         )
 
     def _recap(self, event: PlaybookEnd) -> None:
-        # The exact Ansible lines first: tools scrape them from TTY sessions too.
+        # Ansible's recap lines exactly (tools scrape them from TTY sessions too): the one recap.
         self._banner(fmt.RECAP_BANNER)
         for host in sorted(event.stats):
             parts = fmt.recap_parts(host, event.stats[host])
             self._print(Text.assemble(*((text, style_of(color)) for text, color in parts)))
         self._print("")
-        self._print(recap_table(event.stats, event.exit_code, event.duration))
-
-
-def recap_table(stats: Mapping[str, HostStats], exit_code: int, duration: float) -> Table:
-    table = Table(
-        title="Recap",
-        title_justify="left",
-        caption=f"exit code {exit_code} · {duration:.1f}s",
-        caption_justify="left",
-    )
-    table.add_column("host")
-    for label, _, _ in fmt.RECAP_FIELDS:
-        table.add_column(label, justify="right")
-    totals = HostStats()
-    for host in sorted(stats):
-        host_stats = stats[host]
-        cells = [Text(host, style=style_of(fmt.recap_host_color(host_stats)))]
-        for _, attr, color in fmt.RECAP_FIELDS:
-            count = getattr(host_stats, attr)
-            setattr(totals, attr, getattr(totals, attr) + count)
-            cells.append(Text(str(count), style=style_of(color) if count else "dim"))
-        table.add_row(*cells)
-    if len(stats) > 1:
-        table.add_section()
-        table.add_row(
-            Text("TOTAL", style="bold"),
-            *(Text(str(getattr(totals, attr)), style="bold") for _, attr, _ in fmt.RECAP_FIELDS),
-        )
-    return table
+        self._print(f"exit code {event.exit_code} · {event.duration:.1f}s", "dim")

@@ -561,6 +561,20 @@ def _template_where(source: str, tb: TracebackType | None, kind: str = "template
 # --- the public API ------------------------------------------------------------------------------
 
 
+def check_syntax(text: str, *, expression: bool = False) -> str | None:
+    """Parse without rendering: the syntax error of a task string (or of a bare conditional
+    expression with `expression=True`), or None when it parses. For --syntax-check."""
+    try:
+        if expression and not has_template(text):
+            _compile_expression(text)
+        else:
+            _compile_task(text)
+    except jinja2.TemplateSyntaxError as exc:
+        return f"template syntax error: {exc.message} (line {exc.lineno}): {snippet(text)!r}"
+    return None
+
+
+
 def _truthy(value: Any) -> bool:
     """Ansible's truthiness for conditionals: booleans as is, 'yes'/'no'-style strings by meaning."""
     if isinstance(value, bool):

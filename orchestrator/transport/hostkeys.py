@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 
 import paramiko
 
+from orchestrator.config import HOST_KEY_MODES
 from orchestrator.errors import ConnectError
 
 if TYPE_CHECKING:
     from orchestrator.transport.ssh import SSHSettings
 
-MODES = ("strict", "accept-new", "off")
+MODES = HOST_KEY_MODES  # defined with the settings, which the CLI reads without paramiko
 
 
 class KnownHosts:

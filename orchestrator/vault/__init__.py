@@ -1,9 +1,10 @@
 """ansible-vault compatible secrets: whole encrypted files and inline `!vault |` values.
 
 Importing this package wires vault support into the loaders (the `!vault` YAML tag, vaulted
-vars files, vaulted playbook/role YAML); `set_keyring` gives it the run's passwords. Values
-are decrypted lazily, when a task uses them, so a play that never touches a secret runs
-without a password, and a missing or wrong one fails naming the file (and line) it came from.
+vars files, vaulted playbook/role YAML); `set_keyring` gives it the run's passwords. When
+secrets are given, inline values are decrypted as they are loaded and a wrong password stops
+the run before any host is contacted (check_loaded_values), naming file:line. Without any
+secret they stay encrypted until a task uses them, so a play that never touches one runs.
 Every plaintext is registered with `orchestrator.redact`, so no output channel shows it.
 """
 
@@ -49,6 +50,7 @@ __all__ = [
 
 _keyring = Keyring()
 _keyring_lock = threading.Lock()
+_undecryptable: list[VaultError] = []  # inline values that failed to decrypt at load time
 
 
 def set_keyring(keyring: Keyring) -> None:
@@ -56,6 +58,7 @@ def set_keyring(keyring: Keyring) -> None:
     global _keyring
     with _keyring_lock:
         _keyring = keyring
+        _undecryptable.clear()
 
 
 def get_keyring() -> Keyring:
@@ -140,11 +143,32 @@ def _vault_tag(text: str, location: SourceLocation | None = None) -> VaultValue:
     value = VaultValue(text, location)
     if _keyring.secrets:
         # Learn the plaintext now so it is masked everywhere from the start (a diff may show
-        # the old content of a file before any task uses the value); a missing or wrong
-        # password stays silent here and fails, naming the file, only where the value is used.
-        with contextlib.suppress(VaultError):
+        # the old content of a file before any task uses the value). A wrong password is
+        # remembered and reported by check_loaded_values() before any host is contacted.
+        try:
             value.decrypt()
+        except VaultError as exc:
+            with _keyring_lock:
+                _undecryptable.append(exc)
     return value
+
+
+class VaultValuesError(VaultError):
+    """Inline `!vault` values the given secrets cannot decrypt; `errors` names each file:line."""
+
+    def __init__(self, errors: list[VaultError]) -> None:
+        self.errors = errors
+        super().__init__(errors[0].message, errors[0].location)
+
+
+def check_loaded_values() -> None:
+    """Raise when an inline `!vault` value loaded so far did not decrypt with the given secrets
+    (a wrong password), so the run stops before contact rather than when a task uses it.
+    Without any secret, values stay encrypted until used: a play that never reads them runs."""
+    with _keyring_lock:
+        failed = list(_undecryptable)
+    if failed:
+        raise VaultValuesError(failed)
 
 
 def install() -> None:

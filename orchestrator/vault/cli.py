@@ -75,8 +75,17 @@ def add_vault_args(parser: argparse.ArgumentParser, encrypting: bool = False) ->
 
 def configure(args: argparse.Namespace) -> Keyring:
     """Read every secret the options and environment give and make it the process keyring."""
+    from orchestrator import config
+
+    files = list(getattr(args, "vault_password_files", []) or [])
+    cfg = config.active()
+    # ansible.cfg's vault_password_file (its ORCH_/ANSIBLE_ variables are read by build_keyring)
+    if cfg.get("vault_password_file") and not cfg.source("vault_password_file").startswith("env "):
+        files.append(cfg.get("vault_password_file"))
+    if cfg.get("ask_vault_pass") and cfg.source("ask_vault_pass") != "default":
+        args.ask_vault_pass = True
     keyring = build_keyring(
-        password_files=getattr(args, "vault_password_files", []) or [],
+        password_files=files,
         vault_ids=getattr(args, "vault_ids", []) or [],
         ask=bool(getattr(args, "ask_vault_pass", False)),
     )
@@ -85,7 +94,14 @@ def configure(args: argparse.Namespace) -> Keyring:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    vault = subparsers.add_parser("vault", help="encrypt, decrypt and edit ansible-vault files")
+    from orchestrator import clihelp
+
+    vault = subparsers.add_parser(
+        "vault",
+        help="encrypt, decrypt and edit ansible-vault files",
+        description=clihelp.VAULT_DESCRIPTION,
+        epilog=clihelp.epilog(clihelp.VAULT_EXAMPLES, clihelp.VAULT_ENVIRONMENT),
+    )
     sub = vault.add_subparsers(dest="vault_command", metavar="COMMAND", required=True)
 
     def command(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -132,13 +131,6 @@ def test_no_extension_broken_ini_reports_the_ini_error(tmp_path: Path) -> None:
 def test_toml_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(InventoryError, match="TOML inventories are not supported"):
         load_inventory([write(tmp_path, "hosts.toml", "[web]\n")])
-
-
-def test_inventory_scripts_are_rejected(tmp_path: Path) -> None:
-    path = write(tmp_path, "ec2.py", "#!/usr/bin/env python3\nprint('{}')\n")
-    os.chmod(path, 0o755)
-    with pytest.raises(InventoryError, match="executable inventory scripts are not supported"):
-        load_inventory([path])
 
 
 def test_vault_encrypted_inventory_goes_through_the_vault_seam(tmp_path: Path) -> None:
