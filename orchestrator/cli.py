@@ -336,10 +336,31 @@ def _execute(
         step=_ask_step if getattr(args, "step", False) else None,
     )
     emit, close = _reporters(args, adhoc)
+    runner = PlaybookRunner(playbook, inventory, options, emit)
     try:
-        return PlaybookRunner(playbook, inventory, options, emit).run()
+        code = runner.run()
     finally:
         close()
+    if not adhoc:
+        _write_retry_file(playbook.path, runner.stats)
+    return code
+
+
+def _write_retry_file(playbook_path: str, stats: Any) -> None:
+    """ansible.cfg retry_files_enabled: PLAYBOOK.retry lists the failed and unreachable hosts."""
+    from orchestrator import config
+    from orchestrator.retryfiles import write_retry_file
+
+    cfg = config.active()
+    if not cfg.get("retry_files_enabled"):
+        return
+    try:
+        path = write_retry_file(playbook_path, stats, cfg.get("retry_files_save_path"))
+    except OSError as exc:
+        print(f"[WARNING]: could not write the retry file: {exc}", file=sys.stderr)
+        return
+    if path:
+        print(f"\tto retry, use: --limit @{path}\n")
 
 
 def _ask_step(task_name: str) -> str:

@@ -1,7 +1,8 @@
 """`-e/--extra-vars` values, read as ansible-playbook reads them (cli/__init__.py load_extra_vars).
 
 * `@FILE`: a YAML/JSON file (vault-encrypted files too);
-* a value starting with `{` or `[` (or `/`, a file path in Ansible's rules): JSON/YAML text;
+* a value starting with `{` or `[`: JSON/YAML text (one starting with `/` or `.` is refused: a
+  file name needs its `@`, as ansible-playbook says);
 * anything else: `k=v` pairs split by Ansible's own parse_kv, so quoting (`msg='two words'`) and
   escapes (`a\\nb` is a newline, `C:\\\\temp` a backslash) mean what they mean to Ansible.
 
@@ -42,6 +43,8 @@ def parse_one(value: str) -> dict[str, Any]:
         where = f"-e {_short(value)}"
     elif not text:
         return {}
+    elif text.startswith(("/", ".")):
+        raise ExtraVarsError(f"-e {_short(value)}: prepend a file name with '@' (-e @{text})")
     else:
         return _key_values(value)
     if data is None:

@@ -23,12 +23,31 @@ Files a host changed live in $ORCH_LAB_DIR/hosts/hN/up (the overlayfs upper dire
 what differs from the shared image); `orch lab reset N` empties it, `orch lab down` removes it."""
 
 
+_EPILOG = """\
+examples:
+  orch lab up 3                          h1..h3, inventory in inventories/lab/hosts.yml
+  orch play site.yml -i inventories/lab
+  orch lab reset 2                       h2 back to pristine
+  orch lab down
+
+exit codes:
+  0   done
+  1   the lab could not do it (the reason is printed)
+  2   no subcommand given (this help is printed)
+  130 interrupted (Ctrl-C)
+
+environment:
+  ORCH_LAB_DIR   state directory (default /var/tmp/orch-lab)
+  ORCH_LAB_NET   first three parts of the hosts' addresses (default 127.0.2)"""
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `lab` and its subcommands; each sets func(args) -> exit code."""
     lab = subparsers.add_parser(
         "lab",
         help="start throwaway local Debian hosts to try playbooks on",
         description=_DESCRIPTION,
+        epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     lab.add_argument(

@@ -134,3 +134,23 @@ def test_a_run_uses_the_settings_and_minus_v_lists_unused_keys(tmp_path: Path) -
     )
     assert "msg: forks=2" in verbose.stdout  # the command line wins
     assert verbose.stderr.count("settings orch does not use: pipelining") == 1
+
+
+def test_retry_files_as_ansible_when_enabled(tmp_path: Path) -> None:
+    write_cfg(
+        tmp_path,
+        "[defaults]\ninventory = hosts\nretry_files_enabled = True\nretry_files_save_path = retries\n",
+    )
+    (tmp_path / "hosts").write_text("[web]\nh1 ansible_connection=local\nh2 ansible_connection=local\n")
+    (tmp_path / "site.yml").write_text(
+        "- hosts: web\n  gather_facts: false\n  tasks:\n    - fail: msg=boom\n      when: inventory_hostname == 'h2'\n"
+    )
+    env = {"ANSIBLE_CONFIG": "", "NO_COLOR": "1"}
+    done = run_orch("play", "site.yml", cwd=tmp_path, env=env)
+    retry = tmp_path / "retries" / "site.retry"
+    assert done.returncode == 2 and retry.read_text() == "h2\n"
+    assert f"to retry, use: --limit @{retry}" in done.stdout
+    again = run_orch("play", "site.yml", "--limit", f"@{retry}", cwd=tmp_path, env=env)
+    assert "h1 " not in again.stdout.split("PLAY RECAP")[1] and "h2 " in again.stdout
+    off = run_orch("play", "site.yml", cwd=tmp_path, env={**env, "ANSIBLE_RETRY_FILES_ENABLED": "false"})
+    assert "to retry" not in off.stdout

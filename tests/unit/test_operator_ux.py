@@ -84,6 +84,8 @@ def test_extra_vars_refusals_say_why() -> None:
         parse_extra_vars(["msg='hello"])
     with pytest.raises(OrchError, match="must be a mapping"):
         parse_extra_vars(["[1, 2]"])
+    with pytest.raises(OrchError, match="prepend a file name with '@'"):
+        parse_extra_vars(["./vars.yml"])
 
 
 def test_extra_vars_reach_the_play_unchanged(project: Path) -> None:
