@@ -7,23 +7,18 @@ Settings not given on the command line come from ansible.cfg / ANSIBLE_* (orches
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from orchestrator import __version__, clihelp
-from orchestrator.clihelp import Parser as _Parser
-from orchestrator.config import HOST_KEY_MODES
-from orchestrator.errors import OrchError
-from orchestrator.exitcodes import EXIT_BAD_OPTIONS, EXIT_INTERRUPTED, EXIT_INVALID
+from orchestrator import __version__
+from orchestrator.exitcodes import EXIT_INTERRUPTED, EXIT_INVALID
 
+if TYPE_CHECKING:
+    import argparse
 
-class OptionsError(OrchError):
-    """A command line that cannot run (e.g. `orch run` without -a): exit 5, as bad options."""
-
-    exit_code = EXIT_BAD_OPTIONS
+    from orchestrator.errors import OrchError
 
 
 def _inventory_args(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +35,8 @@ def _inventory_args(parser: argparse.ArgumentParser) -> None:
 
 def _run_args(parser: argparse.ArgumentParser) -> None:
     """Options of play and run. Defaults of None mean: from ANSIBLE_* / ansible.cfg / orch's default."""
+    from orchestrator.config import HOST_KEY_MODES
+
     _inventory_args(parser)
     parser.add_argument(
         "-l", "--limit", help="further limit hosts with a pattern (a,b  g:&h  !x  ~re  @file)"
@@ -92,6 +89,8 @@ def _vault_args(parser: argparse.ArgumentParser) -> None:
 def _command(
     sub: Any, name: str, help_text: str, description: str, examples: str, environment: str = ""
 ) -> argparse.ArgumentParser:
+    from orchestrator import clihelp
+
     parser: argparse.ArgumentParser = sub.add_parser(
         name, help=help_text, description=description, epilog=clihelp.epilog(examples, environment)
     )
@@ -99,6 +98,9 @@ def _command(
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from orchestrator import clihelp
+    from orchestrator.clihelp import Parser as _Parser
+
     parser = _Parser(
         prog="orch",
         description="Agentless orchestration: Ansible-style playbooks over SSH.",
@@ -278,13 +280,14 @@ def _check_vault_values(inventory: Any, basedir: str) -> None:
     check_loaded_values()
 
 
-def _check_limit(inventory: Any, limit: str | None) -> None:
-    """ansible-playbook's check: a --limit that leaves no host of the inventory is an error (1)."""
+def _check_limit(inventory: Any, limit: str | None, pattern: str = "all") -> None:
+    """Ansible's check: a --limit that leaves no host (of the inventory, or of the ad-hoc
+    pattern) is an error, exit 1."""
     if not limit:
         return
     from orchestrator.inventory.limits import check_limit
 
-    check_limit(inventory, limit)
+    check_limit(inventory, limit, pattern)
 
 
 def _reporters(args: argparse.Namespace, adhoc: bool) -> tuple[Callable[[Any], None], Callable[[], None]]:
@@ -437,7 +440,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from orchestrator.playbook.model import Play, Playbook
 
     inventory = _load_inventory(args)
-    _check_limit(inventory, args.limit)
+    _check_limit(inventory, args.limit, args.pattern)
     if args.list_hosts:
         hosts = inventory.select(args.pattern, args.limit)
         print(f"  hosts ({len(hosts)}):")
@@ -447,6 +450,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from orchestrator.playbook.taskargs import short_action
 
     if short_action(args.module_name) in ("command", "shell", "raw", "script") and not args.args.strip():
+        from orchestrator.errors import OptionsError
+
         raise OptionsError(
             f"the {short_action(args.module_name)} module needs a command line: give it with -a, "
             f"e.g. orch run {args.pattern} -a 'uptime'"
@@ -478,6 +483,8 @@ def cmd_inventory(args: argparse.Namespace) -> int:
         print(inventory_graph(inventory))
     else:
         if inventory.get_host(args.host) is None:
+            from orchestrator.errors import OrchError
+
             raise OrchError(f"no host named {args.host!r} in the inventory")
         host_vars = redact.scrub(inventory_host_vars(inventory, args.host))
         print(json.dumps(host_vars, indent=4, sort_keys=True, default=str))
@@ -489,6 +496,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     import json
 
     from orchestrator import redact
+    from orchestrator.errors import OrchError
     from orchestrator.executor.runner import PlaybookRunner, RunOptions
     from orchestrator.playbook.loader import load_playbook
     from orchestrator.playbook.model import Playbook
@@ -541,6 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(words)
     from orchestrator import config, redact
+    from orchestrator.errors import OrchError
 
     redact.guard_process_output()  # tracebacks and log records mask secrets too
     try:

@@ -28,6 +28,12 @@ class OrchError(Exception):
         super().__init__(f"{location}: {message}" if location else message)
 
 
+class OptionsError(OrchError):
+    """A command line that cannot run (e.g. `orch run` without -a): exit 5, as bad options."""
+
+    exit_code = 5  # orchestrator.exitcodes.EXIT_BAD_OPTIONS
+
+
 class InventoryError(OrchError):
     """The inventory cannot be loaded (bad file, bad range, bad pattern)."""
 

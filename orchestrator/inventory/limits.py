@@ -22,18 +22,20 @@ class NoHostsError(OrchError):
     exit_code = EXIT_NO_HOSTS
 
 
-def check_limit(inventory: Inventory, limit: str) -> None:
+def check_limit(inventory: Inventory, limit: str, pattern: str = "all") -> None:
+    """`pattern` is the ad-hoc command's (ansible checks it with the limit); playbooks check `all`."""
     if not inventory.hosts:
         return
-    for pattern in split_host_pattern(limit):
-        if pattern.startswith("@"):
+    for part in split_host_pattern(limit):
+        if part.startswith("@"):
             continue  # a retry file: its hosts are checked as a whole below
-        bare = pattern.lstrip("&!")
+        bare = part.lstrip("&!")
         if bare and not inventory.select(bare):
             print(f"[WARNING]: Could not match supplied host pattern, ignoring: {bare}", file=sys.stderr)
-    if not inventory.select("all", limit):
+    if not inventory.select(pattern, limit):
+        which = "no host of the inventory" if pattern == "all" else f"no host of the pattern {pattern!r}"
         raise NoHostsError(
             f"Specified inventory, host pattern and/or --limit leaves us with no hosts to target: "
-            f"--limit {limit!r} matches no host of the inventory "
+            f"--limit {limit!r} matches {which} "
             f"({len(inventory.hosts)} hosts; `orch inventory --graph` lists them)"
         )

@@ -62,7 +62,11 @@ def test_limit_with_one_unknown_pattern_runs_the_others_and_warns(project: Path)
 
 
 def test_adhoc_limit_matching_nothing_exits_1(project: Path) -> None:
+    (project / "inv").write_text((project / "inv").read_text() + "[db]\nd1 ansible_connection=local\n")
     assert orch(project, "run", "web", "-i", "inv", "-l", "h9", "-a", "true").returncode == 1
+    done = orch(project, "run", "db", "-i", "inv", "-l", "h1", "-a", "true")  # h1 exists, not in db
+    assert done.returncode == 1 and "matches no host of the pattern 'db'" in done.stderr
+    assert orch(project, "run", "nothing", "-i", "inv", "-a", "true").returncode == 0  # as `ansible`
 
 
 # -- 2. -e k=v follows Ansible's parse_kv -----------------------------------------------------------
