@@ -1,0 +1,581 @@
+#!/usr/bin/env python3
+"""Check an app described in inventory variables and turn it into what a host runs.
+
+    python3 app_model.py < settings.json          (the playbooks pass their variables as JSON)
+
+Runs on the controller, before any host is touched (deploy.yml's first play). Input: the app_*
+variables (docs/playbooks.md#the-app-model). Output, JSON on stdout:
+
+    {"errors": ["app_services.api.health.type: ...", ...]}            (exit 1)
+    {"kind": "compose", "compose": "<compose.yml text or ''>", "compose_files": [...],
+     "order": [...], "images": [...], "scripts": {"start.sh": ..., "health.sh": ..., "hooks.sh": ...}}
+
+Every error names the variable it is about. The scripts are plain sh, every value quoted with
+shlex.quote; a release directory keeps them, so a rollback runs the release's own start and
+health checks, not today's settings.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+IMAGE_SOURCES = ("pull", "archive", "demo", "lab", "local")
+HEALTH_TYPES = ("http", "tcp", "command", "docker", "running", "none")
+HOOK_POINTS = ("pre_deploy", "post_deploy", "on_rollback")
+CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
+SERVICE_KEYS = {
+    "image",
+    "image_source",
+    "image_archive",
+    "build",
+    "command",
+    "entrypoint",
+    "environment",
+    "env_file",
+    "ports",
+    "volumes",
+    "depends_on",
+    "healthcheck",
+    "health",
+    "cpus",
+    "mem_limit",
+    "log_max_size",
+    "log_max_file",
+    "scale",
+    "profiles",
+    "network_mode",
+    "restart",
+    "user",
+    "working_dir",
+    "container_name",
+    "extra",
+}
+NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+Q = shlex.quote
+
+
+class Problems(list[str]):
+    def add(self, where: str, text: str) -> None:
+        self.append(f"{where}: {text}")
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None or value == "":
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def argv_text(value: Any) -> str:
+    """A command given as a string (run by sh -c) or a list (argv) -> one shell-quoted string."""
+    if isinstance(value, list):
+        return " ".join(Q(str(v)) for v in value)
+    return str(value)
+
+
+# ---- checking -------------------------------------------------------------------------------
+
+
+def check_health(where: str, health: Any, problems: Problems) -> dict[str, Any]:
+    if health is None:
+        return {"type": "running"}
+    if not isinstance(health, dict):
+        problems.add(where, "must be a mapping such as {type: http, url: ...}")
+        return {"type": "none"}
+    kind = health.get("type", "running")
+    if kind not in HEALTH_TYPES:
+        problems.add(f"{where}.type", f"{kind!r} is not one of {', '.join(HEALTH_TYPES)}")
+        return {"type": "none"}
+    need = {"http": ["url"], "tcp": ["port"], "command": ["command"]}.get(kind, [])
+    for key in need:
+        if not health.get(key):
+            problems.add(f"{where}.{key}", f"required for a {kind} check")
+    for key in ("deadline", "interval", "status", "port"):
+        if key in health and not str(health[key]).isdigit():
+            problems.add(f"{where}.{key}", f"must be a whole number, not {health[key]!r}")
+    if "body_regex" in health:
+        try:
+            re.compile(str(health["body_regex"]))
+        except re.error as exc:
+            problems.add(f"{where}.body_regex", f"not a regular expression: {exc}")
+    json_field = health.get("json_field")
+    if json_field is not None and not (
+        isinstance(json_field, dict) and "path" in json_field and "equals" in json_field
+    ):
+        problems.add(f"{where}.json_field", "must be {path: a.b, equals: value}")
+    return health
+
+
+def check_service(name: str, svc: Any, problems: Problems, compose_given: bool) -> dict[str, Any]:
+    where = f"app_services.{name}"
+    if not NAME.match(name):
+        problems.add(where, "service names are lower-case letters, digits, '_', '.', '-'")
+    if not isinstance(svc, dict):
+        problems.add(where, "must be a mapping (image, health, ...)")
+        return {}
+    if not compose_given:
+        unknown = sorted(set(svc) - SERVICE_KEYS)
+        if unknown:
+            problems.add(
+                where, f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(SERVICE_KEYS))}"
+            )
+        if not svc.get("image") and not svc.get("build"):
+            problems.add(where, "needs image: (repository:tag) or build:")
+    source = svc.get("image_source", "pull")
+    if svc.get("image") and source not in IMAGE_SOURCES:
+        problems.add(f"{where}.image_source", f"{source!r} is not one of {', '.join(IMAGE_SOURCES)}")
+    if source == "archive" and not svc.get("image_archive"):
+        problems.add(
+            f"{where}.image_archive",
+            "required with image_source: archive (a docker save tarball on the controller)",
+        )
+    if svc.get("image") and ":" not in str(svc["image"]).rsplit("/", 1)[-1]:
+        problems.add(f"{where}.image", f"{svc['image']!r} needs an explicit tag (repository:tag)")
+    scale = svc.get("scale", 1)
+    if not str(scale).isdigit():
+        problems.add(f"{where}.scale", f"must be a whole number, not {scale!r}")
+    for key in ("ports", "volumes", "profiles"):
+        if key in svc and not isinstance(svc[key], list):
+            problems.add(f"{where}.{key}", "must be a list")
+    if "environment" in svc and not isinstance(svc["environment"], dict):
+        problems.add(f"{where}.environment", "must be a mapping KEY: value")
+    deps = svc.get("depends_on", {})
+    if isinstance(deps, list):
+        deps = {d: {"condition": "service_started"} for d in deps}
+    if not isinstance(deps, dict):
+        problems.add(f"{where}.depends_on", "must be a list of services or {service: {condition: ...}}")
+        deps = {}
+    for dep, spec in deps.items():
+        cond = (
+            (spec or {}).get("condition", "service_started")
+            if isinstance(spec, dict) or spec is None
+            else spec
+        )
+        if cond not in CONDITIONS:
+            problems.add(
+                f"{where}.depends_on.{dep}.condition", f"{cond!r} is not one of {', '.join(CONDITIONS)}"
+            )
+    svc = dict(svc)
+    svc["depends_on"] = deps
+    svc["health"] = check_health(f"{where}.health", svc.get("health"), problems)
+    return svc
+
+
+def start_order(services: dict[str, dict[str, Any]], problems: Problems) -> list[str]:
+    """Services in dependency order (a dependency before the services that need it)."""
+    order: list[str] = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "visiting":
+            problems.add(f"app_services.{name}.depends_on", f"dependency cycle: {' -> '.join([*path, name])}")
+            return
+        state[name] = "visiting"
+        for dep in services[name].get("depends_on", {}):
+            if dep not in services:
+                problems.add(f"app_services.{name}.depends_on", f"unknown service {dep!r}")
+                continue
+            visit(dep, [*path, name])
+        state[name] = "done"
+        order.append(name)
+
+    for name in sorted(services):
+        visit(name, [])
+    return order
+
+
+def check_hooks(hooks: Any, services: dict[str, Any], problems: Problems) -> dict[str, list[dict[str, Any]]]:
+    if not hooks:
+        return {}
+    if not isinstance(hooks, dict):
+        problems.add("app_hooks", f"must be a mapping with {', '.join(HOOK_POINTS)}")
+        return {}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for point, items in hooks.items():
+        if point not in HOOK_POINTS:
+            problems.add(f"app_hooks.{point}", f"unknown hook point; known: {', '.join(HOOK_POINTS)}")
+            continue
+        out[point] = []
+        for i, hook in enumerate(as_list(items)):
+            where = f"app_hooks.{point}[{i}]"
+            if not isinstance(hook, dict):
+                problems.add(
+                    where,
+                    "must be a mapping: {run: SERVICE, command: ...}, {exec: SERVICE, command: ...} or {shell: ...}",
+                )
+                continue
+            kinds = [k for k in ("run", "exec", "shell") if k in hook]
+            if len(kinds) != 1:
+                problems.add(where, "needs exactly one of run: SERVICE, exec: SERVICE, shell: COMMAND")
+                continue
+            if kinds[0] in ("run", "exec"):
+                if hook[kinds[0]] not in services:
+                    problems.add(f"{where}.{kinds[0]}", f"unknown service {hook[kinds[0]]!r}")
+                if "command" not in hook:
+                    problems.add(f"{where}.command", "required with run:/exec:")
+            out[point].append(hook)
+    return out
+
+
+def load_compose_files(files: list[str], problems: Problems) -> dict[str, Any]:
+    """The services of the user's own compose files (later files override earlier ones)."""
+    merged: dict[str, Any] = {}
+    for i, name in enumerate(files):
+        path = Path(name)
+        try:
+            data = yaml.safe_load(path.read_text())
+        except OSError as exc:
+            problems.add(f"app_compose_files[{i}]", f"cannot read {name}: {exc.strerror}")
+            continue
+        except yaml.YAMLError as exc:
+            problems.add(f"app_compose_files[{i}]", f"{name} is not valid YAML: {exc}")
+            continue
+        services = (data or {}).get("services") if isinstance(data, dict) else None
+        if not isinstance(services, dict):
+            problems.add(f"app_compose_files[{i}]", f"{name} has no services: mapping")
+            continue
+        for svc_name, svc in services.items():
+            merged.setdefault(svc_name, {}).update(svc or {})
+    return merged
+
+
+# ---- generating -----------------------------------------------------------------------------
+
+
+def compose_service(name: str, svc: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in ("image", "build", "command", "entrypoint", "user", "working_dir", "container_name"):
+        if svc.get(key) not in (None, ""):
+            out[key] = svc[key]
+    network = svc.get("network_mode", settings.get("app_network_mode", "host"))
+    if network == "host":
+        out["network_mode"] = "host"
+    elif svc.get("ports"):
+        out["ports"] = [str(p) for p in svc["ports"]]
+    out["restart"] = svc.get("restart", "unless-stopped")
+    out["env_file"] = [".env", *as_list(svc.get("env_file"))]
+    if svc.get("environment"):
+        out["environment"] = {str(k): str(v) for k, v in svc["environment"].items()}
+    if svc.get("volumes"):
+        out["volumes"] = [str(v) for v in svc["volumes"]]
+    if svc.get("depends_on"):
+        out["depends_on"] = {
+            dep: {
+                "condition": (spec or {}).get("condition", "service_started")
+                if isinstance(spec, dict) or spec is None
+                else spec
+            }
+            for dep, spec in svc["depends_on"].items()
+        }
+    if svc.get("healthcheck"):
+        out["healthcheck"] = svc["healthcheck"]
+    if svc.get("profiles"):
+        out["profiles"] = svc["profiles"]
+    limits = {k: str(svc[k]) for k in ("cpus", "mem_limit") if svc.get(k)}
+    if "cpus" in limits:
+        out["cpus"] = limits["cpus"]
+    if "mem_limit" in limits:
+        out["mem_limit"] = limits["mem_limit"]
+    out["logging"] = {
+        "driver": "json-file",
+        "options": {
+            "max-size": str(svc.get("log_max_size", "10m")),
+            "max-file": str(svc.get("log_max_file", 3)),
+        },
+    }
+    out.update(svc.get("extra") or {})
+    return out
+
+
+def health_probe(svc_name: str, health: dict[str, Any], version: str) -> str:
+    """sh that exits 0 when the service is healthy now, else prints why on stdout."""
+    kind = health.get("type", "running")
+    if kind == "none":
+        return "true"
+    if kind == "running":
+        return f"probe_running {Q(svc_name)}"
+    if kind == "docker":
+        return f"probe_docker {Q(svc_name)}"
+    if kind == "tcp":
+        host = str(health.get("host", "127.0.0.1"))
+        return f"probe_tcp {Q(host)} {Q(str(health['port']))}"
+    if kind == "command":
+        return f"probe_command {Q(svc_name)} {Q(argv_text(health['command']))}"
+    want_version = version if health.get("version") else ""
+    field = health.get("json_field") or {}
+    return "probe_http " + " ".join(
+        Q(str(x))
+        for x in (
+            health["url"],
+            health.get("status", 200),
+            health.get("body_regex", ""),
+            field.get("path", ""),
+            field.get("equals", ""),
+            want_version,
+        )
+    )
+
+
+SCRIPT_LIBRARY = r"""
+# Each probe prints why it failed (one line) and returns non-zero.
+probe_running() {
+  ids=$(compose ps --quiet --status running "$1" 2>/dev/null)
+  [ -n "$ids" ] || { echo "no running container"; return 1; }
+}
+probe_docker() {
+  ids=$(compose ps --quiet --all "$1" 2>/dev/null)
+  [ -n "$ids" ] || { echo "no container"; return 1; }
+  for id in $ids; do
+    st=$(docker inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}no-healthcheck{{end}}' "$id")
+    [ "$st" = healthy ] || { echo "docker health status: $st"; return 1; }
+  done
+}
+probe_tcp() {  # bash's /dev/tcp (bash is essential on Debian/Ubuntu; sh is dash there)
+  if timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null; then return 0; fi
+  echo "nothing listens on $1:$2"; return 1
+}
+probe_command() {
+  out=$(compose exec -T "$1" sh -c "$2" 2>&1) && return 0
+  echo "$2 failed: $(printf '%s' "$out" | tail -n 1)"; return 1
+}
+probe_http() {  # url status body_regex json_path json_equals version
+  body=$(curl --silent --show-error --max-time 5 --output - --write-out '\n%{http_code}' "$1" 2>&1) || {
+    echo "$1: $(printf '%s' "$body" | tail -n 1)"; return 1; }
+  code=$(printf '%s' "$body" | tail -n 1); body=$(printf '%s' "$body" | sed '$d')
+  [ "$code" = "$2" ] || { echo "$1 answered $code, wanted $2"; return 1; }
+  if [ -n "$3" ] && ! printf '%s' "$body" | grep -Eq -- "$3"; then echo "$1 body does not match /$3/"; return 1; fi
+  if [ -n "$4" ]; then
+    got=$(printf '%s' "$body" | jq -r --arg p "$4" 'getpath($p | split(".")) | tostring' 2>/dev/null)
+    [ "$got" = "$5" ] || { echo "$1 field $4 is ${got:-missing}, wanted $5"; return 1; }
+  fi
+  if [ -n "$6" ] && ! printf '%s' "$body" | grep -Fq -- "$6"; then echo "$1 body does not name version $6"; return 1; fi
+}
+# wait_healthy SERVICE DEADLINE INTERVAL PROBE...: probe until it passes or the deadline passes;
+# then name the service, say why, and show its last log lines.
+wait_healthy() {
+  svc=$1 deadline=$2 interval=$3; shift 3
+  end=$(( $(date +%s) + deadline ))
+  while :; do
+    why=$("$@") && { echo "healthy: $svc"; return 0; }
+    [ "$(date +%s)" -lt "$end" ] || break
+    sleep "$interval"
+  done
+  echo "service $svc is not healthy after ${deadline}s: $why" >&2
+  echo "--- last $LOG_LINES log lines of $svc:" >&2
+  compose logs --no-color --tail "$LOG_LINES" "$svc" >&2 2>&1 || true
+  return 1
+}
+"""
+
+
+def script_header(settings: dict[str, Any], compose_files: list[str]) -> str:
+    args = []
+    for f in compose_files:
+        args += ["--file", f]
+    for p in as_list(settings.get("app_compose_profiles")):
+        args += ["--profile", str(p)]
+    args += ["--env-file", ".env"]
+    return (
+        "#!/bin/sh\n# Written by orch's deploy.yml (playbooks/files/app_model.py); part of the release record.\n"
+        'set -u\ncd "$(dirname "$0")"\n'
+        f'compose() {{ docker compose --ansi never --project-name {Q(settings["app_project_name"])} {" ".join(Q(a) for a in args)} "$@"; }}\n'
+        f"LOG_LINES={int(settings.get('app_health_log_lines', 20))}\n" + SCRIPT_LIBRARY
+    )
+
+
+def active_services(services: dict[str, dict[str, Any]], profiles: list[str]) -> list[str]:
+    return [
+        n for n, s in services.items() if not s.get("profiles") or set(as_list(s["profiles"])) & set(profiles)
+    ]
+
+
+def scripts(
+    settings: dict[str, Any],
+    services: dict[str, dict[str, Any]],
+    order: list[str],
+    hooks: dict[str, list[dict[str, Any]]],
+    compose_files: list[str],
+) -> dict[str, str]:
+    version = str(settings.get("app_version", ""))
+    header = script_header(settings, compose_files)
+    profiles = [str(p) for p in as_list(settings.get("app_compose_profiles"))]
+    active = [n for n in order if n in active_services(services, profiles)]
+    default_deadline = int(settings.get("app_service_deadline", 60))
+
+    start = [header, "# Start the services in dependency order, each healthy before the next.\n"]
+    check = [header, "# One health check of every service (health.yml); no waiting.\nrc=0\n"]
+    for name in active:
+        svc = services[name]
+        health = svc["health"]
+        scale = int(svc.get("scale", 1))
+        scale_arg = f" --scale {Q(name)}={scale}" if scale != 1 else ""
+        start.append(
+            f"echo 'starting: {name}'\ncompose up --detach --no-deps{scale_arg} {Q(name)} 2>&1 || exit 1\n"
+        )
+        probe = health_probe(name, health, version)
+        deadline = int(health.get("deadline", default_deadline))
+        interval = int(health.get("interval", 1))
+        start.append(f"wait_healthy {Q(name)} {deadline} {interval} {probe} || exit 1\n")
+        check.append(
+            f"if why=$({probe}); then echo {Q(name)}' ok'; else echo {Q(name)}\" FAIL $why\"; rc=1; fi\n"
+        )
+    if settings.get("app_remove_orphans"):
+        start.append("compose up --detach --no-recreate --remove-orphans 2>&1 || exit 1\n")
+    check.append("exit $rc\n")
+
+    hook_text = [
+        header,
+        '# Hooks: hooks.sh POINT runs that point\'s hooks in order; the first failure stops it.\ncase "${1:-}" in\n',
+    ]
+    for point in HOOK_POINTS:
+        lines = []
+        for hook in hooks.get(point, []):
+            label = hook.get("name") or next(str(hook[k]) for k in ("run", "exec", "shell") if k in hook)
+            if "run" in hook:
+                # A string is split into words as Compose splits a service's `command:` string.
+                words = (
+                    hook["command"]
+                    if isinstance(hook["command"], list)
+                    else shlex.split(str(hook["command"]))
+                )
+                cmd = f"compose run --rm --no-TTY {Q(str(hook['run']))} {argv_text(words)}"
+            elif "exec" in hook:
+                cmd = f"compose exec -T {Q(str(hook['exec']))} sh -c {Q(argv_text(hook['command']))}"
+            else:
+                cmd = f"sh -c {Q(argv_text(hook['shell']))}"
+            lines.append(
+                f"  echo {Q(f'hook {point}: {label}')}\n  {cmd} || {{ echo {Q(f'hook {point} failed: {label}')} >&2; exit 1; }}\n"
+            )
+        hook_text.append(f"  {point})\n{''.join(lines) or '  :'}\n  ;;\n")
+    hook_text.append('  *) echo "usage: hooks.sh pre_deploy|post_deploy|on_rollback" >&2; exit 2 ;;\nesac\n')
+    return {"start.sh": "".join(start), "health.sh": "".join(check), "hooks.sh": "".join(hook_text)}
+
+
+def image_entry(name: str, svc: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """Where a service's image comes from. `archive_argv` (demo, lab, archive) runs on the controller
+    and prints the docker-archive tarball's path on its last line; the host then loads that."""
+    ref = str(svc["image"])
+    source = svc.get("image_source", "pull")
+    entry: dict[str, Any] = {"service": name, "ref": ref, "source": source}
+    python = str(settings.get("python", "python3"))
+    if source == "demo":
+        repo, _, tag = ref.rpartition(":")
+        entry["archive_argv"] = [
+            python,
+            f"{settings.get('playbook_dir', '.')}/files/demo-app/build_image.py",
+            tag,
+            "--out",
+            str(settings.get("app_demo_build_dir")),
+            "--repo",
+            repo,
+        ]
+    elif source == "lab":
+        entry["archive_argv"] = [
+            python,
+            "-m",
+            "orchestrator.cli",
+            "lab",
+            "image",
+            ref,
+            "--out",
+            str(settings.get("app_lab_image_dir")),
+        ]
+    elif source == "archive":
+        entry["archive_argv"] = ["printf", "%s\\n", str(svc["image_archive"])]
+    return entry
+
+
+def plan(settings: dict[str, Any]) -> dict[str, Any]:
+    problems = Problems()
+    kind = settings.get("app_kind", "compose")
+    if kind != "compose":
+        problems.add(
+            "app_kind", f"{kind!r}: this planner handles compose apps (app_kind: service has its own tasks)"
+        )
+        return {"errors": problems}
+    version = str(settings.get("app_version", ""))
+    if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", version):
+        problems.add("app_version", f"{version!r}: say which version to deploy, e.g. -e app_version=1.2.3")
+    if not NAME.match(str(settings.get("app_project_name", ""))):
+        problems.add(
+            "app_project_name", f"{settings.get('app_project_name')!r}: lower-case letters, digits, '_', '-'"
+        )
+    user_files = [str(f) for f in as_list(settings.get("app_compose_files"))]
+    declared = settings.get("app_services") or {}
+    if not isinstance(declared, dict):
+        problems.add("app_services", "must be a mapping: service name -> settings")
+        declared = {}
+    if not isinstance(settings.get("app_compose_profiles", []), list):
+        problems.add("app_compose_profiles", "must be a list")
+    services: dict[str, dict[str, Any]] = {}
+    if user_files:
+        from_files = load_compose_files(user_files, problems)
+        for name in declared:
+            if name not in from_files:
+                problems.add(
+                    f"app_services.{name}",
+                    f"not a service of app_compose_files ({', '.join(sorted(from_files))})",
+                )
+        for name, svc in from_files.items():
+            merged = {
+                **{k: v for k, v in svc.items() if k in ("depends_on", "profiles", "image", "scale")},
+                **(declared.get(name) or {}),
+            }
+            services[name] = check_service(name, merged, problems, compose_given=True)
+    else:
+        if not declared:
+            problems.add("app_services", "describe at least one service (or give app_compose_files)")
+        for name, svc in declared.items():
+            services[name] = check_service(str(name), svc, problems, compose_given=False)
+    hooks = check_hooks(settings.get("app_hooks"), services, problems)
+    order = start_order(services, problems)
+    if problems:
+        return {"errors": problems}
+
+    images = []
+    for name in order:
+        svc = services[name]
+        if svc.get("image") and not (user_files and name not in declared and "image_source" not in svc):
+            images.append(image_entry(name, svc, settings))
+    compose_text = ""
+    compose_files = [Path(f).name for f in user_files]
+    if not user_files:
+        doc = {"services": {n: compose_service(n, services[n], settings) for n in order}}
+        compose_text = (
+            f"# Written by orch's deploy.yml from app_services (release of {version}).\n"
+            "# Edits are lost at the next deploy; change the inventory instead.\n"
+            + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
+        )
+        compose_files = ["compose.yml"]
+    return {
+        "kind": "compose",
+        "compose": compose_text,
+        "compose_files": compose_files,
+        "source_files": user_files,
+        "order": order,
+        "images": images,
+        "scripts": scripts(settings, services, order, hooks, compose_files),
+    }
+
+
+def main() -> int:
+    try:
+        settings = json.load(sys.stdin)
+    except json.JSONDecodeError as exc:
+        print(json.dumps({"errors": [f"(internal) settings are not JSON: {exc}"]}))
+        return 1
+    result = plan(settings)
+    print(json.dumps(result))
+    return 1 if result.get("errors") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

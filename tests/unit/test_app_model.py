@@ -1,0 +1,228 @@
+"""playbooks/files/app_model.py: the app model's checks (every mistake named by its variable, before
+any host is touched), the start order, and the generated scripts (valid sh; the HTTP/TCP probes
+run here against a real local server)."""
+
+from __future__ import annotations
+
+import http.server
+import importlib.util
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.lab.testing import REPO_ROOT
+
+MODEL_PATH = REPO_ROOT / "playbooks" / "files" / "app_model.py"
+spec = importlib.util.spec_from_file_location("app_model", MODEL_PATH)
+assert spec and spec.loader
+app_model = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(app_model)
+
+
+def catalogizer(**overrides: Any) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "app_name": "catalogizer",
+        "app_project_name": "catalogizer",
+        "app_version": "1.0.0",
+        "app_network_mode": "host",
+        "app_compose_profiles": ["production"],
+        "app_services": {
+            "postgres": {
+                "image": "orch-lab/postgres:15",
+                "health": {"type": "command", "command": "pg_isready"},
+            },
+            "redis": {
+                "image": "orch-lab/redis:7",
+                "health": {"type": "command", "command": ["redis-cli", "ping"]},
+            },
+            "api": {
+                "image": "orch-lab/catalogizer-api:1.0.0",
+                "depends_on": {"postgres": {"condition": "service_healthy"}, "redis": None},
+                "health": {
+                    "type": "http",
+                    "url": "http://127.0.0.1:8080/health",
+                    "json_field": {"path": "status", "equals": "healthy"},
+                },
+                "mem_limit": "2g",
+                "log_max_size": "20m",
+            },
+            "nginx": {"image": "orch-lab/nginx:1", "profiles": ["production"], "depends_on": ["api"]},
+        },
+        "app_hooks": {"pre_deploy": [{"run": "api", "command": "migrate --yes"}]},
+    }
+    settings.update(overrides)
+    return settings
+
+
+def run_model(settings: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    out = subprocess.run(
+        [sys.executable, str(MODEL_PATH)],
+        input=json.dumps(settings),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return out.returncode, json.loads(out.stdout)
+
+
+def test_plan_orders_services_by_dependencies_and_writes_compose() -> None:
+    rc, plan = run_model(catalogizer())
+    assert rc == 0, plan
+    assert plan["order"].index("postgres") < plan["order"].index("api") < plan["order"].index("nginx")
+    compose = plan["compose"]
+    assert (
+        "condition: service_healthy" in compose and "mem_limit: 2g" in compose and "max-size: 20m" in compose
+    )
+    assert "network_mode: host" in compose
+    start = plan["scripts"]["start.sh"]
+    assert "--profile production" in start
+    # Each service is started alone and waited for before the next one.
+    assert (
+        start.index("up --detach --no-deps postgres")
+        < start.index("wait_healthy postgres")
+        < start.index("up --detach --no-deps api")
+    )
+    assert "compose run --rm --no-TTY api migrate --yes" in plan["scripts"]["hooks.sh"]
+    assert "--remove-orphans" not in start  # only when asked
+    rc, plan = run_model(catalogizer(app_remove_orphans=True))
+    assert "--remove-orphans" in plan["scripts"]["start.sh"]
+
+
+def test_inactive_profile_services_are_not_started() -> None:
+    rc, plan = run_model(catalogizer(app_compose_profiles=[]))
+    assert rc == 0
+    assert "nginx" not in plan["scripts"]["start.sh"].split("# Start the services")[1]
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"app_version": "1 0"}, "app_version:"),
+        ({"app_services": {"api": {"imag": "x:1"}}}, "app_services.api: unknown setting(s) imag"),
+        ({"app_services": {"api": {"image": "x"}}}, "app_services.api.image: 'x' needs an explicit tag"),
+        (
+            {"app_services": {"api": {"image": "x:1", "health": {"type": "htp"}}}},
+            "app_services.api.health.type:",
+        ),
+        (
+            {"app_services": {"api": {"image": "x:1", "health": {"type": "http"}}}},
+            "app_services.api.health.url: required",
+        ),
+        (
+            {"app_services": {"api": {"image": "x:1", "depends_on": ["db"]}}},
+            "app_services.api.depends_on: unknown service 'db'",
+        ),
+        (
+            {
+                "app_services": {
+                    "a": {"image": "x:1", "depends_on": ["b"]},
+                    "b": {"image": "x:1", "depends_on": ["a"]},
+                }
+            },
+            "dependency cycle",
+        ),
+        (
+            {"app_services": {"api": {"image": "x:1", "image_source": "ftp"}}},
+            "app_services.api.image_source:",
+        ),
+        ({"app_services": {"api": {"image": "x:1", "scale": "two"}}}, "app_services.api.scale:"),
+        (
+            {"app_hooks": {"pre_deploy": [{"run": "ghost", "command": "x"}]}},
+            "app_hooks.pre_deploy[0].run: unknown service",
+        ),
+        ({"app_hooks": {"before": []}}, "app_hooks.before: unknown hook point"),
+        ({"app_services": {}}, "app_services: describe at least one service"),
+        ({"app_compose_files": ["/nonexistent/compose.yml"]}, "app_compose_files[0]: cannot read"),
+    ],
+)
+def test_mistakes_are_named_by_variable(change: dict[str, Any], named: str) -> None:
+    rc, result = run_model(catalogizer(**{"app_hooks": {}, **change}))
+    assert rc == 1
+    assert any(named in e for e in result["errors"]), result["errors"]
+
+
+def test_users_own_compose_file(tmp_path: Path) -> None:
+    (tmp_path / "docker-compose.yml").write_text(
+        "services:\n  db:\n    image: postgres:16\n  web:\n    image: web:1\n    depends_on: [db]\n"
+    )
+    settings = catalogizer(
+        app_compose_files=[str(tmp_path / "docker-compose.yml")],
+        app_services={"web": {"health": {"type": "tcp", "port": 80}}},
+        app_hooks={},
+    )
+    rc, plan = run_model(settings)
+    assert rc == 0, plan
+    assert plan["compose"] == "" and plan["compose_files"] == ["docker-compose.yml"]
+    assert plan["order"] == ["db", "web"]
+    assert "--file docker-compose.yml" in plan["scripts"]["start.sh"]
+    rc, result = run_model({**settings, "app_services": {"ghost": {}}})
+    assert rc == 1 and "app_services.ghost: not a service of app_compose_files" in result["errors"][0]
+
+
+def test_scripts_are_valid_sh() -> None:
+    _, plan = run_model(catalogizer())
+    for name, text in plan["scripts"].items():
+        check = subprocess.run(["sh", "-n"], input=text, capture_output=True, text=True, check=False)
+        assert check.returncode == 0, (name, check.stderr)
+
+
+@pytest.fixture
+def http_server() -> Iterator[str]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"status":"healthy","build":{"version":"1.0.0"}}'
+            self.send_response(200 if self.path == "/health" else 503)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.mark.skipif(
+    subprocess.run(
+        ["sh", "-c", "command -v curl && command -v jq && command -v bash"], capture_output=True, check=False
+    ).returncode
+    != 0,
+    reason="needs curl, jq, bash",
+)
+def test_http_and_tcp_probes_against_a_real_server(http_server: str) -> None:
+    header = app_model.script_header({"app_project_name": "p"}, ["compose.yml"])
+
+    def probe(health: dict[str, Any], version: str = "1.0.0") -> subprocess.CompletedProcess[str]:
+        script = header + app_model.health_probe("api", health, version) + "\n"
+        return subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=False)
+
+    url = f"http://{http_server}/health"
+    assert probe({"type": "http", "url": url, "status": 200}).returncode == 0
+    assert (
+        probe({"type": "http", "url": url, "json_field": {"path": "status", "equals": "healthy"}}).returncode
+        == 0
+    )
+    assert (
+        probe(
+            {"type": "http", "url": url, "json_field": {"path": "build.version", "equals": "1.0.0"}}
+        ).returncode
+        == 0
+    )
+    wrong = probe({"type": "http", "url": url, "json_field": {"path": "status", "equals": "ok"}})
+    assert wrong.returncode == 1 and "field status is healthy, wanted ok" in wrong.stdout
+    assert probe({"type": "http", "url": url, "version": True}, version="2.0.0").returncode == 1
+    assert probe({"type": "http", "url": url, "body_regex": '"status": ?"healthy"'}).returncode == 0
+    bad = probe({"type": "http", "url": f"http://{http_server}/other"})
+    assert bad.returncode == 1 and "answered 503, wanted 200" in bad.stdout
+    host, port = http_server.split(":")
+    assert probe({"type": "tcp", "host": host, "port": int(port)}).returncode == 0
+    assert probe({"type": "tcp", "host": host, "port": 1}).returncode == 1
