@@ -370,7 +370,7 @@ wait_healthy() {
   done
   echo "service $svc is not healthy after ${deadline}s: $why" >&2
   echo "--- last $LOG_LINES log lines of $svc:" >&2
-  compose logs --no-color --tail "$LOG_LINES" "$svc" >&2 2>&1 || true
+  show_logs "$svc" >&2 2>&1 || true
   return 1
 }
 """
@@ -387,8 +387,44 @@ def script_header(settings: dict[str, Any], compose_files: list[str]) -> str:
         "#!/bin/sh\n# Written by orch's deploy.yml (playbooks/files/app_model.py); part of the release record.\n"
         'set -u\ncd "$(dirname "$0")"\n'
         f'compose() {{ docker compose --ansi never --project-name {Q(settings["app_project_name"])} {" ".join(Q(a) for a in args)} "$@"; }}\n'
-        f"LOG_LINES={int(settings.get('app_health_log_lines', 20))}\n" + SCRIPT_LIBRARY
+        f"LOG_LINES={int(settings.get('app_health_log_lines', 20))}\n"
+        + (
+            f'show_logs() {{ tail -n "$LOG_LINES" {Q(str(settings.get("app_service_log", "")))}; }}\n'
+            if settings.get("app_kind") == "service"
+            else # Compose 2.26 writes an erase-line escape before each log line even with --ansi never.
+            'show_logs() { compose logs --no-color --no-log-prefix --tail "$LOG_LINES" "$1" 2>&1 | sed \'s/\\x1b\\[[0-9;]*[A-Za-z]//g\'; }\n'
+        )
+        + SCRIPT_LIBRARY
     )
+
+
+def hooks_script(header: str, hooks: dict[str, list[dict[str, Any]]]) -> str:
+    hook_text = [
+        header,
+        '# Hooks: hooks.sh POINT runs that point\'s hooks in order; the first failure stops it.\ncase "${1:-}" in\n',
+    ]
+    for point in HOOK_POINTS:
+        lines = []
+        for hook in hooks.get(point, []):
+            label = hook.get("name") or next(str(hook[k]) for k in ("run", "exec", "shell") if k in hook)
+            if "run" in hook:
+                # A string is split into words as Compose splits a service's `command:` string.
+                words = (
+                    hook["command"]
+                    if isinstance(hook["command"], list)
+                    else shlex.split(str(hook["command"]))
+                )
+                cmd = f"compose run --rm --no-TTY {Q(str(hook['run']))} {argv_text(words)}"
+            elif "exec" in hook:
+                cmd = f"compose exec -T {Q(str(hook['exec']))} sh -c {Q(argv_text(hook['command']))}"
+            else:
+                cmd = f"sh -c {Q(argv_text(hook['shell']))}"
+            lines.append(
+                f"  echo {Q(f'hook {point}: {label}')}\n  {cmd} || {{ echo {Q(f'hook {point} failed: {label}')} >&2; exit 1; }}\n"
+            )
+        hook_text.append(f"  {point})\n{''.join(lines) or '  :'}\n  ;;\n")
+    hook_text.append('  *) echo "usage: hooks.sh pre_deploy|post_deploy|on_rollback" >&2; exit 2 ;;\nesac\n')
+    return "".join(hook_text)
 
 
 def active_services(services: dict[str, dict[str, Any]], profiles: list[str]) -> list[str]:
@@ -431,32 +467,7 @@ def scripts(
         start.append("compose up --detach --no-recreate --remove-orphans 2>&1 || exit 1\n")
     check.append("exit $rc\n")
 
-    hook_text = [
-        header,
-        '# Hooks: hooks.sh POINT runs that point\'s hooks in order; the first failure stops it.\ncase "${1:-}" in\n',
-    ]
-    for point in HOOK_POINTS:
-        lines = []
-        for hook in hooks.get(point, []):
-            label = hook.get("name") or next(str(hook[k]) for k in ("run", "exec", "shell") if k in hook)
-            if "run" in hook:
-                # A string is split into words as Compose splits a service's `command:` string.
-                words = (
-                    hook["command"]
-                    if isinstance(hook["command"], list)
-                    else shlex.split(str(hook["command"]))
-                )
-                cmd = f"compose run --rm --no-TTY {Q(str(hook['run']))} {argv_text(words)}"
-            elif "exec" in hook:
-                cmd = f"compose exec -T {Q(str(hook['exec']))} sh -c {Q(argv_text(hook['command']))}"
-            else:
-                cmd = f"sh -c {Q(argv_text(hook['shell']))}"
-            lines.append(
-                f"  echo {Q(f'hook {point}: {label}')}\n  {cmd} || {{ echo {Q(f'hook {point} failed: {label}')} >&2; exit 1; }}\n"
-            )
-        hook_text.append(f"  {point})\n{''.join(lines) or '  :'}\n  ;;\n")
-    hook_text.append('  *) echo "usage: hooks.sh pre_deploy|post_deploy|on_rollback" >&2; exit 2 ;;\nesac\n')
-    return {"start.sh": "".join(start), "health.sh": "".join(check), "hooks.sh": "".join(hook_text)}
+    return {"start.sh": "".join(start), "health.sh": "".join(check), "hooks.sh": hooks_script(header, hooks)}
 
 
 def image_entry(name: str, svc: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
@@ -493,17 +504,97 @@ def image_entry(name: str, svc: dict[str, Any], settings: dict[str, Any]) -> dic
     return entry
 
 
+SERVICE_KIND_KEYS = {"command", "environment", "health", "python_requirements"}
+
+
+def plan_service(settings: dict[str, Any], problems: Problems) -> dict[str, Any]:
+    """app_kind: service: one Python app from a git ref in a virtualenv, run by the init system.
+
+    run.sh (the service's ExecStart / init script runs it from app_dir/current) exports the
+    environment and execs the command with the release's virtualenv first on PATH; start.sh waits
+    for its health check after deploy.yml restarted the service (service module)."""
+    declared = settings.get("app_services") or {}
+    if not isinstance(declared, dict) or len(declared) != 1:
+        problems.add(
+            "app_services", "app_kind: service runs exactly one service: {NAME: {command: ..., health: ...}}"
+        )
+        return {"errors": problems}
+    ((name, svc),) = declared.items()
+    where = f"app_services.{name}"
+    if not isinstance(svc, dict):
+        problems.add(where, "must be a mapping (command, environment, health)")
+        return {"errors": problems}
+    unknown = sorted(set(svc) - SERVICE_KIND_KEYS)
+    if unknown:
+        problems.add(
+            where,
+            f"unknown setting(s) {', '.join(unknown)} for app_kind: service; known: {', '.join(sorted(SERVICE_KIND_KEYS))}",
+        )
+    if not svc.get("command"):
+        problems.add(
+            f"{where}.command",
+            "required: the command that runs the app, from the checkout (e.g. python app/main.py)",
+        )
+    if "environment" in svc and not isinstance(svc["environment"], dict):
+        problems.add(f"{where}.environment", "must be a mapping KEY: value")
+    health = check_health(f"{where}.health", svc.get("health"), problems)
+    if health.get("type") in ("command", "docker"):
+        problems.add(f"{where}.health.type", "app_kind: service is checked over http or tcp (no container)")
+    if not settings.get("app_git_repo") and not settings.get("app_git_bundle_argv"):
+        problems.add(
+            "app_git_repo",
+            "required with app_kind: service (the repository the host clones), or app_git_bundle_argv",
+        )
+    hooks = check_hooks(settings.get("app_hooks"), {}, problems)
+    if any("run" in h or "exec" in h for items in hooks.values() for h in items):
+        problems.add("app_hooks", "app_kind: service has no containers: use {shell: ...} hooks")
+    if problems:
+        return {"errors": problems}
+    env = "".join(f"export {k}={Q(str(v))}\n" for k, v in sorted((svc.get("environment") or {}).items()))
+    run = (
+        "#!/bin/sh\n# Written by orch's deploy.yml: the service runs this from app_dir/current.\n"
+        'set -eu\ncd "$(dirname "$(readlink -f "$0")")/src"\n'
+        "set -a\n. ../.env\nset +a\n"
+        f"{env}"
+        'PATH="$(dirname "$PWD")/venv/bin:$PATH"\nexport PATH\n'
+        f"exec {argv_text(svc['command'])}\n"
+    )
+    header = script_header(settings, [])
+    probe = health_probe(name, health, version=str(settings.get("app_version", "")))
+    deadline = int(health.get("deadline", int(settings.get("app_service_deadline", 60))))
+    start = header + f"wait_healthy {Q(name)} {deadline} {int(health.get('interval', 1))} {probe} || exit 1\n"
+    check = (
+        header
+        + f"if why=$({probe}); then echo {Q(name)}' ok'; else echo {Q(name)}\" FAIL $why\"; exit 1; fi\n"
+    )
+    return {
+        "kind": "service",
+        "compose": "",
+        "compose_files": [],
+        "source_files": [],
+        "order": [name],
+        "images": [],
+        "python_requirements": str(svc.get("python_requirements", "")),
+        "scripts": {
+            "run.sh": run,
+            "start.sh": start,
+            "health.sh": check,
+            "hooks.sh": hooks_script(header, hooks),
+        },
+    }
+
+
 def plan(settings: dict[str, Any]) -> dict[str, Any]:
     problems = Problems()
     kind = settings.get("app_kind", "compose")
-    if kind != "compose":
-        problems.add(
-            "app_kind", f"{kind!r}: this planner handles compose apps (app_kind: service has its own tasks)"
-        )
-        return {"errors": problems}
     version = str(settings.get("app_version", ""))
     if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", version):
         problems.add("app_version", f"{version!r}: say which version to deploy, e.g. -e app_version=1.2.3")
+    if kind == "service":
+        return plan_service(settings, problems)
+    if kind != "compose":
+        problems.add("app_kind", f"{kind!r} is not one of compose, service")
+        return {"errors": problems}
     if not NAME.match(str(settings.get("app_project_name", ""))):
         problems.add(
             "app_project_name", f"{settings.get('app_project_name')!r}: lower-case letters, digits, '_', '-'"

@@ -119,9 +119,11 @@ def test_acceptance_scenario(fleet: tuple[LabSession, Path]) -> None:
     for h in names:
         assert recap(broken)[h]["failed"] == 1 and recap(broken)[h]["rescued"] == 1, explain(broken)
         assert re.search(
-            rf"fatal: \[{h}\]: FAILED! => deploy of broken failed on {h}: health gate failed.*"
+            rf"fatal: \[{h}\]: FAILED!\s+msg:\s+deploy of broken failed on {h}: service app is not healthy after \d+s: "
+            r"http://\S+/health answered 503, wanted 200\n.*last \d+ log lines of app:.*"
             r"rolled back to release \S+-2\.0\.0 \(version 2\.0\.0\)",
             broken.stdout,
+            re.S,
         ), explain(broken)
     assert_version_everywhere(lab, "2.0.0")
     for host in lab.hosts:
