@@ -391,8 +391,8 @@ def script_header(settings: dict[str, Any], compose_files: list[str]) -> str:
         + (
             f'show_logs() {{ tail -n "$LOG_LINES" {Q(str(settings.get("app_service_log", "")))}; }}\n'
             if settings.get("app_kind") == "service"
-            else # Compose 2.26 writes an erase-line escape before each log line even with --ansi never.
-            'show_logs() { compose logs --no-color --no-log-prefix --tail "$LOG_LINES" "$1" 2>&1 | sed \'s/\\x1b\\[[0-9;]*[A-Za-z]//g\'; }\n'
+            # Compose 2.26 writes an erase-line escape before each log line even with --ansi never.
+            else 'show_logs() { compose logs --no-color --no-log-prefix --tail "$LOG_LINES" "$1" 2>&1 | sed \'s/\\x1b\\[[0-9;]*[A-Za-z]//g\'; }\n'
         )
         + SCRIPT_LIBRARY
     )
