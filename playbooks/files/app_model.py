@@ -225,6 +225,24 @@ def check_hooks(hooks: Any, services: dict[str, Any], problems: Problems) -> dic
     return out
 
 
+def check_config_templates(items: Any, problems: Problems) -> None:
+    """app_config_templates: [{src: template on the controller, dest: file name in the release}]."""
+    for i, item in enumerate(as_list(items)):
+        where = f"app_config_templates[{i}]"
+        if not isinstance(item, dict) or not item.get("src") or not item.get("dest"):
+            problems.add(
+                where, "must be {src: TEMPLATE, dest: NAME} (NAME: a path inside the release directory)"
+            )
+            continue
+        dest = str(item["dest"])
+        if dest.startswith("/") or ".." in dest.split("/"):
+            problems.add(
+                f"{where}.dest", f"{dest!r} must stay inside the release directory (relative, no '..')"
+            )
+        if not Path(str(item["src"])).is_file():
+            problems.add(f"{where}.src", f"no such template on the controller: {item['src']}")
+
+
 def load_compose_files(files: list[str], problems: Problems) -> dict[str, Any]:
     """The services of the user's own compose files (later files override earlier ones)."""
     merged: dict[str, Any] = {}
@@ -414,13 +432,16 @@ def hooks_script(header: str, hooks: dict[str, list[dict[str, Any]]]) -> str:
                     if isinstance(hook["command"], list)
                     else shlex.split(str(hook["command"]))
                 )
-                cmd = f"compose run --rm --no-TTY {Q(str(hook['run']))} {argv_text(words)}"
+                cmd = f"compose run --rm --no-TTY --no-deps {Q(str(hook['run']))} {argv_text(words)}"
             elif "exec" in hook:
                 cmd = f"compose exec -T {Q(str(hook['exec']))} sh -c {Q(argv_text(hook['command']))}"
             else:
                 cmd = f"sh -c {Q(argv_text(hook['shell']))}"
+            failed = Q(f"hook {point} failed: {label}")
             lines.append(
-                f"  echo {Q(f'hook {point}: {label}')}\n  {cmd} || {{ echo {Q(f'hook {point} failed: {label}')} >&2; exit 1; }}\n"
+                f"  echo {Q(f'hook {point}: {label}')}\n"
+                f'  out=$({cmd} 2>&1) || {{ {{ echo {failed}; printf "%s\\n" "$out" | tail -n "$LOG_LINES"; }} >&2; exit 1; }}\n'
+                '  [ -z "$out" ] || printf "%s\\n" "$out"\n'
             )
         hook_text.append(f"  {point})\n{''.join(lines) or '  :'}\n  ;;\n")
     hook_text.append('  *) echo "usage: hooks.sh pre_deploy|post_deploy|on_rollback" >&2; exit 2 ;;\nesac\n')
@@ -446,9 +467,21 @@ def scripts(
     active = [n for n in order if n in active_services(services, profiles)]
     default_deadline = int(settings.get("app_service_deadline", 60))
 
+    # pre_deploy hooks (migrations) run once the services they need are up and healthy: before the
+    # first service a `run:` hook runs (its dependencies start before it), after every service
+    # an `exec:` hook runs in. Only `start.sh deploy` runs them (a rollback starts a release plain).
+    hook_at = 0
+    for hook in hooks.get("pre_deploy", []):
+        if hook.get("run") in active:
+            hook_at = max(hook_at, active.index(hook["run"]))
+        if hook.get("exec") in active:
+            hook_at = max(hook_at, active.index(hook["exec"]) + 1)
+    run_hooks = 'if [ "${1:-}" = deploy ]; then sh ./hooks.sh pre_deploy || exit 1; fi\n'
     start = [header, "# Start the services in dependency order, each healthy before the next.\n"]
     check = [header, "# One health check of every service (health.yml); no waiting.\nrc=0\n"]
-    for name in active:
+    for i, name in enumerate(active):
+        if hooks.get("pre_deploy") and i == hook_at:
+            start.append(run_hooks)
         svc = services[name]
         health = svc["health"]
         scale = int(svc.get("scale", 1))
@@ -463,6 +496,8 @@ def scripts(
         check.append(
             f"if why=$({probe}); then echo {Q(name)}' ok'; else echo {Q(name)}\" FAIL $why\"; rc=1; fi\n"
         )
+    if hooks.get("pre_deploy") and hook_at >= len(active):
+        start.append(run_hooks)
     if settings.get("app_remove_orphans"):
         start.append("compose up --detach --no-recreate --remove-orphans 2>&1 || exit 1\n")
     check.append("exit $rc\n")
@@ -489,16 +524,16 @@ def image_entry(name: str, svc: dict[str, Any], settings: dict[str, Any]) -> dic
             repo,
         ]
     elif source == "lab":
-        entry["archive_argv"] = [
+        # `orch lab image NAME:VERSION --out DIR` (docs/lab-images.md) names images without orch-lab/.
+        command = as_list(settings.get("app_lab_image_command")) or [
             python,
             "-m",
             "orchestrator.cli",
             "lab",
             "image",
-            ref,
-            "--out",
-            str(settings.get("app_lab_image_dir")),
         ]
+        name = ref.removeprefix("orch-lab/")
+        entry["archive_argv"] = [*map(str, command), name, "--out", str(settings.get("app_lab_image_dir"))]
     elif source == "archive":
         entry["archive_argv"] = ["printf", "%s\\n", str(svc["image_archive"])]
     return entry
@@ -627,6 +662,7 @@ def plan(settings: dict[str, Any]) -> dict[str, Any]:
         for name, svc in declared.items():
             services[name] = check_service(str(name), svc, problems, compose_given=False)
     hooks = check_hooks(settings.get("app_hooks"), services, problems)
+    check_config_templates(settings.get("app_config_templates"), problems)
     order = start_order(services, problems)
     if problems:
         return {"errors": problems}

@@ -88,7 +88,10 @@ def test_plan_orders_services_by_dependencies_and_writes_compose() -> None:
         < start.index("wait_healthy postgres")
         < start.index("up --detach --no-deps api")
     )
-    assert "compose run --rm --no-TTY api migrate --yes" in plan["scripts"]["hooks.sh"]
+    assert "compose run --rm --no-TTY --no-deps api migrate --yes" in plan["scripts"]["hooks.sh"]
+    # Migrations run once the databases are healthy, before the api (their `run:` target) starts.
+    hooks_at = start.index("sh ./hooks.sh pre_deploy")
+    assert start.index("wait_healthy redis") < hooks_at < start.index("up --detach --no-deps api")
     assert "--remove-orphans" not in start  # only when asked
     rc, plan = run_model(catalogizer(app_remove_orphans=True))
     assert "--remove-orphans" in plan["scripts"]["start.sh"]
@@ -226,3 +229,48 @@ def test_http_and_tcp_probes_against_a_real_server(http_server: str) -> None:
     host, port = http_server.split(":")
     assert probe({"type": "tcp", "host": host, "port": int(port)}).returncode == 0
     assert probe({"type": "tcp", "host": host, "port": 1}).returncode == 1
+
+
+def test_a_failing_hook_stops_with_its_output(tmp_path: Path) -> None:
+    hooks = {
+        "post_deploy": [
+            {"name": "smoke", "shell": "echo checking; echo broken >&2; exit 3"},
+            {"shell": "touch ran"},
+        ]
+    }
+    _, plan = run_model(catalogizer(app_hooks=hooks))
+    (tmp_path / "hooks.sh").write_text(plan["scripts"]["hooks.sh"])
+    out = subprocess.run(
+        ["sh", "hooks.sh", "post_deploy"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 1
+    assert "hook post_deploy failed: smoke" in out.stderr and "broken" in out.stderr
+    assert not (tmp_path / "ran").exists()  # the first failure stops the point
+
+
+def test_service_kind() -> None:
+    settings = {
+        "app_kind": "service",
+        "app_project_name": "ai-diy",
+        "app_version": "1.0.0",
+        "app_git_repo": "https://example.org/ai-diy.git",
+        "app_service_log": "/var/log/ai-diy/ai-diy.log",
+        "app_services": {
+            "ai-diy": {
+                "command": ["python", "development/src/main_secure.py"],
+                "environment": {"PORT": "8000"},
+                "health": {"type": "http", "url": "http://127.0.0.1:8000/health"},
+            }
+        },
+    }
+    rc, plan = run_model(settings)
+    assert rc == 0, plan
+    assert "exec python development/src/main_secure.py" in plan["scripts"]["run.sh"]
+    assert "export PORT=8000" in plan["scripts"]["run.sh"]
+    assert 'tail -n "$LOG_LINES" /var/log/ai-diy/ai-diy.log' in plan["scripts"]["start.sh"]
+    rc, result = run_model(
+        {**settings, "app_git_repo": "", "app_hooks": {"pre_deploy": [{"run": "x", "command": "y"}]}}
+    )
+    assert rc == 1
+    assert any(e.startswith("app_git_repo: required") for e in result["errors"]), result
+    assert any("unknown service" in e for e in result["errors"]), result
