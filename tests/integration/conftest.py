@@ -1,5 +1,8 @@
 """Fixtures for the integration tests. operator_fleet: one 3-host lab fleet shared by the operator
-playbook tests (tests/integration/test_operator_*).
+playbook tests (tests/integration/test_operator_*). apps_fleet: one 2-host fleet shared by the
+runbook app examples (tests/integration/test_app_examples.py): each example gets an inventory
+directory of its own (its group_vars plus the fleet's hosts.yml) on the same hosts; Docker is
+installed once, by the first compose example's bootstrap.
 
 Session-scoped: the acceptance scenario bootstraps it (Docker included), the Docker module tests
 then reuse its third host instead of installing Docker on a fleet of their own. Its own lab slot,
@@ -29,5 +32,18 @@ def operator_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[L
     session = open_lab_session(3, inventory)
     try:
         yield session, inventory
+    finally:
+        session.close()
+
+
+@pytest.fixture(scope="session")
+def apps_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LabSession, Path]]:
+    """A 2-host lab and a directory for the examples' inventories (the lab's hosts.yml in fleet/)."""
+    if lab_unavailable_reason():
+        pytest.skip(str(lab_unavailable_reason()))
+    base = tmp_path_factory.mktemp("apps")
+    session = open_lab_session(2, base / "fleet")
+    try:
+        yield session, base
     finally:
         session.close()

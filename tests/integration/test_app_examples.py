@@ -1,0 +1,246 @@
+"""The runbook apps of inventories/examples/ on real lab hosts (issue 13), as an operator runs them:
+
+    orch lab up 2 -i inventories/examples/<app>/hosts.yml
+    bootstrap (rc 0, again changed=0) -> deploy 1.0.0 (every service healthy by the runbook's own
+    checks) -> deploy 2.0.0 -> deploy broken (rc 2, the previous release still serving) -> rollback
+    (one release back)
+
+plus, for Catalogizer, a failing migration with rollback_restore_database: the pre-deploy dump
+comes back (a row written after the dump is gone, the rows from before are there), proved by a
+query. Every check reads the hosts with the system ssh client, independent of orch. One 2-host
+fleet (apps_fleet) for every example; Docker is installed once, by Catalogizer's bootstrap.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from subprocess import CompletedProcess
+
+import pytest
+
+from orchestrator.lab.testing import REPO_ROOT, LabSession, run_orch
+
+PLAYBOOKS = REPO_ROOT / "playbooks"
+pytestmark = pytest.mark.lab
+
+
+def example_inventory(fleet: tuple[LabSession, Path], app: str) -> Path:
+    """inventories/examples/<app> as `orch lab up 2 -i inventories/examples/<app>/hosts.yml` leaves
+    it: the example's group_vars plus the lab's hosts.yml."""
+    session, base = fleet
+    inventory = base / app
+    if not inventory.exists():
+        shutil.copytree(REPO_ROOT / "inventories" / "examples" / app / "group_vars", inventory / "group_vars")
+        shutil.copyfile(session.inventory_path, inventory / "hosts.yml")
+    return inventory
+
+
+def play(inventory: Path, playbook: str, *extra: str) -> CompletedProcess[str]:
+    return run_orch(
+        "play", str(PLAYBOOKS / playbook), "-i", str(inventory), *extra, cwd=REPO_ROOT, timeout=1200
+    )
+
+
+def recap(result: CompletedProcess[str]) -> dict[str, dict[str, int]]:
+    counters = {}
+    for line in result.stdout.splitlines():
+        m = re.match(r"^(\S+)\s+:\s+(.*)$", line)
+        if m and "ok=" in m[2]:
+            counters[m[1]] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m[2])}
+    return counters
+
+
+def explain(result: CompletedProcess[str]) -> str:
+    return f"rc={result.returncode}\n--- stdout\n{result.stdout[-8000:]}\n--- stderr\n{result.stderr[-3000:]}"
+
+
+def bootstrap_twice(lab: LabSession, inventory: Path) -> None:
+    first = play(inventory, "bootstrap.yml")
+    assert first.returncode == 0, explain(first)
+    again = play(inventory, "bootstrap.yml")
+    assert again.returncode == 0, explain(again)
+    assert {h: c["changed"] for h, c in recap(again).items()} == {h.name: 0 for h in lab.hosts}, explain(
+        again
+    )
+
+
+def version_of(lab: LabSession, i: int, url: str) -> str:
+    """The version a stand-in says it is (GET /version), asked on the host itself."""
+    out = lab.ssh(i, f"curl -fsS --max-time 5 {url}/version")
+    return json.loads(out.stdout)["version"] if out.returncode == 0 else f"(no answer: {out.stderr.strip()})"
+
+
+# ---- Catalogizer: postgres, redis, api, nginx (production profile) -------------------------------
+
+
+def psql(lab: LabSession, i: int, sql: str) -> str:
+    out = lab.ssh(
+        i, f"docker exec catalogizer-postgres-1 psql -U catalogizer -d catalogizer -tAc {sql!r}", check=True
+    )
+    return out.stdout.strip()
+
+
+def assert_catalogizer_healthy(lab: LabSession, version: str) -> None:
+    """The runbook's own checks (Health Checks / Manual Health Checks), on every host."""
+    for host in lab.hosts:
+        i, addr = host.index, host.address
+        api = lab.ssh(i, f"curl -fsS --max-time 5 http://{addr}:8080/health", check=True).stdout
+        assert json.loads(api)["status"] == "healthy", api
+        through_nginx = lab.ssh(i, f"curl -fsS --max-time 5 http://{addr}/health", check=True).stdout
+        assert json.loads(through_nginx)["status"] == "healthy", through_nginx
+        ready = lab.ssh(i, "docker exec catalogizer-postgres-1 pg_isready -U catalogizer", check=True).stdout
+        assert "accepting connections" in ready
+        assert (
+            lab.ssh(i, "docker exec catalogizer-redis-1 redis-cli ping", check=True).stdout.strip() == "PONG"
+        )
+        assert version_of(lab, i, f"http://{addr}:8080") == version
+        names = lab.ssh(i, "docker ps --format '{{.Names}}'", check=True).stdout.split()
+        assert sorted(names) == [
+            "catalogizer-api-1",
+            "catalogizer-nginx-1",
+            "catalogizer-postgres-1",
+            "catalogizer-redis-1",
+        ], names
+
+
+def test_catalogizer(apps_fleet: tuple[LabSession, Path]) -> None:
+    lab = apps_fleet[0]
+    inventory = example_inventory(apps_fleet, "catalogizer")
+    bootstrap_twice(lab, inventory)
+
+    v1 = play(inventory, "deploy.yml", "-e", "app_version=1.0.0")
+    assert v1.returncode == 0, explain(v1)
+    assert_catalogizer_healthy(lab, "1.0.0")
+    # The migration hook ran against the real database, with the release's version.
+    assert psql(lab, 1, "select version from app_migrations order by applied_at") == "1.0.0"
+
+    v2 = play(inventory, "deploy.yml", "-e", "app_version=2.0.0")
+    assert v2.returncode == 0, explain(v2)
+    assert_catalogizer_healthy(lab, "2.0.0")
+
+    broken = play(inventory, "deploy.yml", "-e", "app_version=broken")
+    assert broken.returncode == 2, explain(broken)
+    for host in lab.hosts:
+        assert re.search(
+            rf"deploy of broken failed on {host.name}: service api is not healthy after \d+s: "
+            rf"http://{re.escape(host.address)}:8080/health answered 503, wanted 200\n.*last \d+ log lines of api:.*"
+            r"rolled back to release \S+-2\.0\.0 \(version 2\.0\.0\)",
+            broken.stdout,
+            re.S,
+        ), explain(broken)
+    assert_catalogizer_healthy(lab, "2.0.0")
+
+    back = play(inventory, "rollback.yml")
+    assert back.returncode == 0, explain(back)
+    assert_catalogizer_healthy(lab, "1.0.0")
+
+    health = play(inventory, "health.yml")
+    assert health.returncode == 0, explain(health)
+    for service in ("postgres", "redis", "api", "nginx"):
+        assert f"service ok {service}" in health.stdout, explain(health)
+
+
+def test_catalogizer_failing_migration_restores_the_pre_deploy_dump(
+    apps_fleet: tuple[LabSession, Path],
+) -> None:
+    lab = apps_fleet[0]
+    inventory = example_inventory(apps_fleet, "catalogizer")
+    psql(lab, 1, "create table if not exists notes (body text)")
+    psql(lab, 1, "insert into notes values ('before the deploy')")
+    # The deploy dumps the database, then its hooks write a row and the migration fails
+    # (catalogizer-api:broken-migration): the rollback restores the dump.
+    hooks = {
+        "pre_deploy": [
+            {
+                "name": "write after the dump",
+                "exec": "postgres",
+                "command": "psql -U catalogizer -d catalogizer -c \"insert into notes values ('after the dump')\"",
+            },
+            {"name": "migrate", "run": "api", "command": "migrate"},
+        ]
+    }
+    extra = json.dumps({"app_hooks": hooks, "rollback_restore_database": True})
+    failed = play(inventory, "deploy.yml", "-e", "app_version=broken-migration", "-e", extra, "--limit", "h1")
+    assert failed.returncode == 2, explain(failed)
+    assert "hook pre_deploy failed: migrate" in failed.stdout, explain(failed)
+    assert "restored /opt/catalogizer/backups/catalogizer-postgres-" in failed.stdout or recap(failed), (
+        explain(failed)
+    )
+    assert psql(lab, 1, "select body from notes order by body") == "before the deploy"
+    assert "broken-migration" not in psql(lab, 1, "select string_agg(version, ',') from app_migrations")
+    assert_catalogizer_healthy(lab, "1.0.0")
+
+
+# ---- AI-DIY: a Python app from a git tag in a virtualenv, under the init system ------------------
+
+
+def test_ai_diy(apps_fleet: tuple[LabSession, Path]) -> None:
+    lab = apps_fleet[0]
+    inventory = example_inventory(apps_fleet, "ai-diy")
+    bootstrap_twice(lab, inventory)
+
+    def assert_serving(version: str) -> None:
+        for host in lab.hosts:
+            base = f"http://{host.address}:8000"
+            body = lab.ssh(host.index, f"curl -fsS --max-time 5 {base}/health", check=True).stdout
+            assert json.loads(body)["status"] == "healthy", body
+            status = lab.ssh(
+                host.index, f"curl -fsS --max-time 5 {base}/api/security/status", check=True
+            ).stdout
+            assert json.loads(status)["security_status"] == "active", status
+            assert version_of(lab, host.index, base) == version
+            # Run by the init script, from the release's virtualenv.
+            assert lab.ssh(host.index, "/etc/init.d/ai-diy status").returncode == 0
+            pid = lab.ssh(host.index, "cat /run/ai-diy.pid", check=True).stdout.strip()
+            exe = lab.ssh(
+                host.index, f"readlink /proc/{pid}/exe; tr '\\0' ' ' < /proc/{pid}/cmdline", check=True
+            )
+            assert "/opt/ai-diy/releases/" in exe.stdout or "venv/bin/python" in exe.stdout, exe.stdout
+
+    v1 = play(inventory, "deploy.yml", "-e", "app_version=1.0.0")
+    assert v1.returncode == 0, explain(v1)
+    assert_serving("1.0.0")
+    commit_1 = lab.ssh(1, "cat /opt/ai-diy/current/COMMIT", check=True).stdout.strip()
+    assert re.fullmatch(r"[0-9a-f]{40}", commit_1)
+
+    v2 = play(inventory, "deploy.yml", "-e", "app_version=2.0.0")
+    assert v2.returncode == 0, explain(v2)
+    assert_serving("2.0.0")
+
+    broken = play(inventory, "deploy.yml", "-e", "app_version=broken")
+    assert broken.returncode == 2, explain(broken)
+    assert "service ai-diy is not healthy" in broken.stdout and "answered 503" in broken.stdout, explain(
+        broken
+    )
+    assert_serving("2.0.0")
+
+    back = play(inventory, "rollback.yml")
+    assert back.returncode == 0, explain(back)
+    assert_serving("1.0.0")
+
+    # Back and forth by git commit.
+    forward = play(inventory, "rollback.yml", "-e", "to_version=2.0.0")
+    assert forward.returncode == 0, explain(forward)
+    assert_serving("2.0.0")
+    by_commit = play(inventory, "rollback.yml", "-e", f"to_commit={commit_1[:10]}")
+    assert by_commit.returncode == 0, explain(by_commit)
+    assert_serving("1.0.0")
+
+    health = play(inventory, "health.yml")
+    assert health.returncode == 0 and "service ok ai-diy" in health.stdout, explain(health)
+
+
+def test_app_settings_errors_before_any_host_is_touched(apps_fleet: tuple[LabSession, Path]) -> None:
+    lab = apps_fleet[0]
+    inventory = example_inventory(apps_fleet, "catalogizer")
+    bad = {"app_services": {"api": {"image": "x:1", "depends_on": ["db"], "health": {"type": "htp"}}}}
+    result = play(inventory, "deploy.yml", "-e", "app_version=3.0.0", "-e", json.dumps(bad))
+    assert result.returncode == 2, explain(result)
+    assert "app_services.api.depends_on: unknown service 'db'" in result.stdout, explain(result)
+    assert "app_services.api.health.type: 'htp' is not one of" in result.stdout, explain(result)
+    assert "Take the deploy lock" not in result.stdout  # the second play never started
+    releases = lab.ssh(1, "ls /opt/catalogizer/releases", check=True).stdout
+    assert "3.0.0" not in releases
