@@ -107,3 +107,29 @@ def test_inventory_script_drives_a_play(lab: LabSession, run_orch, tmp_path: Pat
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(rf"^{h1.name}\s+: ok=2\s+changed=0\s+unreachable=0\s+failed=0", done.stdout, re.M)
     assert f"{h2.name} " not in done.stdout.split("PLAY RECAP")[1]
+
+
+def test_issue_commands_on_the_lab(lab: LabSession, run_orch, tmp_path: Path) -> None:
+    """The issue's own repros against the lab inventory and the shipped demo playbook."""
+    from orchestrator.lab.testing import REPO_ROOT
+
+    inventory = str(lab.inventory_path)
+    demo = str(REPO_ROOT / "playbooks" / "demo.yml")
+    limited = run_orch("play", demo, "-i", inventory, "-l", "h9", env={"NO_COLOR": "1"})
+    assert limited.returncode == 1 and "--limit 'h9'" in limited.stderr
+    bare = run_orch("run", "lab", "-i", inventory, env={"NO_COLOR": "1"})
+    assert bare.returncode == 5 and "give it with -a" in bare.stderr
+    target = "/tmp/orch-issue16-payload"
+    wrote = run_orch(
+        "run", "h1", "-i", inventory, "-m", "copy", "-a", f"content={{{{ payload }}}} dest={target}",
+        "-e", r"payload=a\nb C:\\temp", "-o", env={"NO_COLOR": "1"},
+    )  # fmt: skip
+    assert wrote.returncode == 3  # the second word is not key=value: refused before contact
+    assert "is not key=value" in wrote.stderr
+    wrote = run_orch(
+        "run", "h1", "-i", inventory, "-m", "copy", "-a", f"content={{{{ payload }}}} dest={target}",
+        "-e", r"payload='a\nb C:\\temp'", "-o", env={"NO_COLOR": "1"},
+    )  # fmt: skip
+    assert wrote.returncode == 0, wrote.stdout + wrote.stderr
+    content = lab.ssh(1, f"cat {target}; rm -f {target}").stdout
+    assert content == "a\nb C:\\temp"  # Ansible's parse_kv: \n a newline, \\ one backslash
