@@ -553,8 +553,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     redact.guard_process_output()  # tracebacks and log records mask secrets too
     try:
-        config.set_active(config.load())
-        if hasattr(args, "forks") or hasattr(args, "module_name"):
+        # ansible.cfg, read once for the run; not for `lab` (a broken project config must not block it)
+        config.set_active(None if args.command == "lab" else config.load())
+        if hasattr(args, "forks"):  # play and run
             _apply_config(args)
         if hasattr(args, "vault_ids") and not hasattr(args, "vault_command"):
             from orchestrator.vault.cli import configure as configure_vault

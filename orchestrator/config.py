@@ -296,7 +296,7 @@ def _read_cfg(path: str) -> dict[tuple[str, str], tuple[str, int]]:
             text = handle.read()
         parser.read_string(text, source=path)
     except configparser.ParsingError as exc:
-        line = exc.errors[0][0] if getattr(exc, "errors", None) else 0
+        line = getattr(exc, "lineno", 0) or (exc.errors[0][0] if exc.errors else 0)
         raise ConfigError(
             "not a valid INI file (`key = value` lines under [section] headers)", SourceLocation(path, line)
         ) from None
