@@ -29,6 +29,7 @@ INCLUDE_ACTIONS = {
     "include_role": "include_role",
     "ansible.builtin.include_role": "include_role",
 }
+BYPASS_HOST_LOOP = frozenset({"add_host", "ansible.builtin.add_host"})
 MAX_INCLUDE_DEPTH = 64  # Ansible has no guard; an include including itself must still end
 
 
@@ -257,7 +258,8 @@ class PlayRunner:
     def _run_on(self, task: Task, hosts: list[str], frame: Frame, batch: list[str]) -> bool:
         """Run the task on the hosts and record the results; True if a host newly failed."""
         run_once = frame.keyword("run_once", task.options)
-        if run_once is not None and to_bool(run_once):
+        # add_host bypasses the host loop in Ansible: it runs once, for the first host
+        if task.action in BYPASS_HOST_LOOP or (run_once is not None and to_bool(run_once)):
             outcome = self.runner.run(hosts[0], task, frame)
             failed = self._record(task, hosts[0], outcome, frame, batch)
             for other in hosts[1:]:

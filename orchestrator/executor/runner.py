@@ -57,6 +57,9 @@ class RunOptions:
     settings: RunSettings = field(default_factory=RunSettings)
 
 
+MISSING_VAR = object()
+
+
 class PlaybookRunner:
     def __init__(
         self, playbook: Playbook, inventory: Inventory, options: RunOptions, emit: Callable[[Event], None]
@@ -70,6 +73,8 @@ class PlaybookRunner:
         self.stats: dict[str, HostStats] = {}
         self.host_states: dict[str, HostVarState] = {}
         self._inventory_vars: dict[str, Mapping[str, Any]] = {}
+        self._inventory_lock = threading.Lock()
+        self._current_magic: dict[str, Any] = {}
         self._select_lock = threading.Lock()
         self._out: set[str] = set()  # failed or unreachable: not in later plays
         self._start_at = options.start_at_task
@@ -112,6 +117,7 @@ class PlaybookRunner:
             self.host_states.setdefault(h, HostVarState())
         frame, _ = self.play_scope(play)
         play_magic = self._play_magic(play, selected)  # ansible_play_hosts_all keeps failed hosts
+        self._current_magic = play_magic  # add_host / group_by refresh its `groups`
 
         def magic(host: str) -> dict[str, Any]:
             active, batch = play_runner.active_hosts()
@@ -153,7 +159,44 @@ class PlaybookRunner:
             magic=magic,
             all_hosts=list(self.inventory.hosts),
             basedir=self.playbook.basedir,
+            inventory_update=self.apply_inventory_change,
         )
+
+    def apply_inventory_change(self, host: str, data: Mapping[str, Any]) -> bool:
+        """Apply an add_host / group_by result to this run's inventory, as Ansible's strategy
+        does (add_dynamic_host / add_dynamic_group); True if the inventory changed."""
+        inv = self.inventory
+        changed = False
+        with self._inventory_lock:
+            if "add_host" in data:
+                info = data["add_host"]
+                name = str(info["host_name"])
+                if name not in inv.hosts:
+                    inv.add_host(name)
+                    changed = True
+                for key, value in dict(info.get("host_vars") or {}).items():
+                    if inv.hosts[name].vars.get(key, MISSING_VAR) != value:
+                        inv.set_host_var(name, key, value)
+                        changed = True
+                targets = [(name, str(g), []) for g in info.get("groups") or []]
+            else:
+                targets = [(host, str(data["add_group"]), list(data.get("parent_groups") or []))]
+            for member, group, parents in targets:
+                for name_ in (group, *parents):
+                    if name_ not in inv.groups:
+                        inv.add_group(name_)
+                        changed = True
+                for parent in parents:
+                    if parent != group and group not in inv.groups[parent].children:
+                        inv.add_child(parent, group)
+                if group not in inv.hosts[member].groups:
+                    inv.add_host(member, group)
+                    changed = True
+            inv.reconcile()
+            self._inventory_vars.clear()
+            if self._current_magic:
+                self._current_magic["groups"] = inv.groups_map()
+        return changed
 
     def play_scope(self, play: Play) -> tuple[Frame, dict[int, str]]:
         """The variable frame every task of the play starts from, and a description of each of

@@ -131,6 +131,7 @@ class TaskRunner:
         magic: Callable[[str], dict[str, Any]],
         all_hosts: list[str],
         basedir: str,
+        inventory_update: Callable[[str, Mapping[str, Any]], bool] | None = None,
     ) -> None:
         self.templar = templar
         self.lazy_vars = lazy_vars
@@ -142,6 +143,7 @@ class TaskRunner:
         self.magic = magic
         self.all_hosts = all_hosts
         self.basedir = basedir
+        self.inventory_update = inventory_update
 
     # -- variables ------------------------------------------------------------------------------
 
@@ -546,6 +548,9 @@ class TaskRunner:
         no_log: bool,
         register: bool = True,
     ) -> TaskResult:
+        if ("add_host" in data or "add_group" in data) and not data.get("failed") and self.inventory_update:
+            # Ansible: changed when the inventory changed
+            data["changed"] = self.inventory_update(host, data)
         check_vars = self._with_result(variables, task, data)
         if task.changed_when is not None and not data.get("skipped"):
             data["changed"] = all(self.templar.is_true(c, check_vars) for c in task.changed_when)

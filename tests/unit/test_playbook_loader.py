@@ -879,3 +879,4 @@ def test_single_error_message_format(tmp_path: Path) -> None:
 def test_missing_playbook_file(tmp_path: Path) -> None:
     with pytest.raises(PlaybookErrors, match="cannot read file"):
         load_playbook(str(tmp_path / "nope.yml"))
+

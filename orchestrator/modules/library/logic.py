@@ -102,8 +102,50 @@ for _name in (
     "include_role",
     "import_role",
     "import_playbook",
-    "add_host",
-    "group_by",
-    "end_play",
 ):
     register(type(_name.title().replace("_", ""), (ExecutorAction,), {"name": _name}))
+
+
+@register
+class AddHost(Module):
+    """Add a host (and its groups and variables) to the in-memory inventory of this run.
+
+    Like Ansible, it runs once (for the first host of the batch) unless it loops; the executor
+    applies the returned `add_host` to the inventory and sets `changed` from what that changed.
+    """
+
+    name = "add_host"
+    remote = False
+    spec = None  # type: ignore[assignment]  # any other key is a host variable
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
+        name = args.get("name", args.get("hostname", args.get("host")))
+        if not name:
+            raise ModuleFailed("name, host or hostname needs to be provided")
+        groups = args.get("groupname", args.get("groups", args.get("group", "")))
+        if isinstance(groups, str):
+            groups = [g.strip() for g in groups.split(",") if g.strip()]
+        elif not isinstance(groups, list):
+            raise ModuleFailed("Groups must be specified as a list.")
+        special = {"name", "hostname", "host", "groupname", "groups", "group"}
+        host_vars = {k: v for k, v in args.items() if k not in special}
+        return {
+            "changed": False,
+            "add_host": {"host_name": str(name), "groups": list(dict.fromkeys(map(str, groups))), "host_vars": host_vars},
+        }
+
+
+@register
+class GroupBy(Module):
+    """Put the host in a group named by `key` (created if needed) under `parents`."""
+
+    name = "group_by"
+    remote = False
+    spec = ArgSpec(params={"key": Param("str", required=True), "parents": Param("list", elements="str", default=["all"])})
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "changed": False,
+            "add_group": str(args["key"]).replace(" ", "-"),
+            "parent_groups": [str(p).replace(" ", "-") for p in args["parents"]],
+        }
