@@ -279,11 +279,14 @@ VARS_PROMPT_KEYS = frozenset(
     {"name", "prompt", "default", "private", "confirm", "encrypt", "salt", "salt_size", "unsafe"}
 )
 # Lookups usable as `with_<name>` (ansible.builtin lookup plugins).
-WITH_LOOKUPS = frozenset(
-    {"items", "list", "dict", "fileglob", "sequence", "together", "nested", "subelements", "first_found",
-     "lines", "indexed_items", "random_choice", "file", "env", "inventory_hostnames", "ini", "csvfile",
-     "password", "pipe", "template", "url", "vars", "varnames", "config", "unvault"}
-)  # fmt: skip
+# `with_<name>` loops: every lookup orch implements (one a loop cannot name is refused at load).
+def _with_lookups() -> frozenset[str]:
+    from orchestrator.templating.lookups import LOOKUPS
+
+    return frozenset(LOOKUPS)
+
+
+WITH_LOOKUPS = _with_lookups()
 META_ACTIONS = frozenset(
     {"noop", "flush_handlers", "refresh_inventory", "clear_facts", "clear_host_errors", "end_play",
      "end_host", "end_batch", "end_role", "reset_connection"}

@@ -437,7 +437,8 @@ def _apply_loop(s: Session, task: Task, ds: Mapping[Any, Any], keys: list[Any]) 
     key = keys[0]
     value = ds[key]
     kind = "loop" if key == "loop" else str(key)[len("with_") :]
-    if kind != "loop" and kind not in WITH_LOOKUPS:
+    short = kind.rsplit(".", 1)[-1] if kind.startswith(("ansible.builtin.", "ansible.legacy.")) else kind
+    if kind != "loop" and short not in WITH_LOOKUPS:
         suggestion = did_you_mean(str(key), [f"with_{name}" for name in WITH_LOOKUPS])
         s.error(f"'{key}' is not a known loop{suggestion}", where(key))
         return

@@ -20,6 +20,7 @@ Choices, and why:
 
 from __future__ import annotations
 
+import ast
 import datetime
 import functools
 import logging
@@ -361,6 +362,41 @@ def _compile_expression(source: str) -> jinja2.Template:
 @functools.lru_cache(maxsize=64)
 def _file_env(options: tuple[tuple[str, Any], ...]) -> jinja2.Environment:
     return _FILE_ENV.overlay(**dict(options)) if options else _FILE_ENV
+
+
+JINJA2_HEADER = "#jinja2:"
+
+
+def _jinja2_header(source: str, path: str) -> tuple[str, dict[str, Any]]:
+    """A template's first line `#jinja2: trim_blocks: True, lstrip_blocks: True` sets Jinja
+    options for that template and is not part of the output (as in Ansible)."""
+    if not source.startswith(JINJA2_HEADER):
+        return source, {}
+    line, _, rest = source.partition("\n")
+    options: dict[str, Any] = {}
+    for pair in line[len(JINJA2_HEADER) :].split(","):
+        key, sep, value = pair.partition(":")
+        if not sep:
+            raise TemplateError(
+                f"template file {path!r}: cannot parse the #jinja2 header at {pair.strip()!r} (use key: value)"
+            )
+        try:
+            options[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            raise TemplateError(f"template file {path!r}: bad value in the #jinja2 header: {value.strip()!r}") from None
+    unknown = set(options) - _JINJA2_HEADER_OPTIONS
+    if unknown:
+        raise TemplateError(f"template file {path!r}: unknown option(s) in the #jinja2 header: {sorted(unknown)}")
+    return rest, options
+
+
+_JINJA2_HEADER_OPTIONS = frozenset(
+    {
+        "trim_blocks", "lstrip_blocks", "newline_sequence", "keep_trailing_newline",
+        "block_start_string", "block_end_string", "variable_start_string", "variable_end_string",
+        "comment_start_string", "comment_end_string", "line_statement_prefix", "line_comment_prefix",
+    }
+)  # fmt: skip
 
 
 @functools.lru_cache(maxsize=256)
@@ -732,6 +768,8 @@ class Templar:
             "newline_sequence": newline_sequence,
         }
         options.update(delimiters)
+        source, overrides = _jinja2_header(source, fullpath)
+        options.update(overrides)
         key = tuple(sorted((k, v) for k, v in options.items() if getattr(_FILE_ENV, k) != v))
         try:
             compiled = _compile_file(key, source, fullpath)

@@ -147,6 +147,32 @@ def lookup_vars(ctx: LookupContext, terms: list[Any], default: Any = None, **_: 
     return out
 
 
+def lookup_varnames(ctx: LookupContext, terms: list[Any], **_: Any) -> list[Any]:
+    """Names of the variables matching each regular expression (re.search), as Ansible's."""
+    names = list(ctx.variables)
+    out: list[Any] = []
+    for term in terms:
+        if not isinstance(term, str):
+            raise TemplateError(f"varnames lookup: {term!r} is not a string")
+        try:
+            pattern = re.compile(term)
+        except re.error as exc:
+            raise TemplateError(f"varnames lookup: bad regular expression {term!r}: {exc}") from None
+        out.extend(name for name in names if pattern.search(name))
+    return out
+
+
+def lookup_flattened(ctx: LookupContext, terms: list[Any], **_: Any) -> list[Any]:
+    """community.general.flattened: nested lists to one list, None left out."""
+    out: list[Any] = []
+    for term in terms:
+        if isinstance(term, (list, tuple)):
+            out.extend(lookup_flattened(ctx, list(term)))
+        elif term is not None and term != "None":
+            out.append(term)
+    return out
+
+
 def lookup_env(ctx: LookupContext, terms: list[Any], default: Any = "", **_: Any) -> list[Any]:
     return [os.environ.get(str(term).split()[0], default) if str(term).split() else default for term in terms]
 
@@ -498,6 +524,8 @@ LOOKUPS: dict[str, Lookup] = {
     "pipe": lookup_pipe,
     "lines": lookup_lines,
     "vars": lookup_vars,
+    "varnames": lookup_varnames,
+    "community.general.flattened": lookup_flattened,
     "password": lookup_password,
     "items": lookup_items,
     "list": lookup_list,

@@ -330,11 +330,18 @@ def _runs(
     return results
 
 
-def run_case(playbook: Path, ansible_lab: LabSession, orch_lab: LabSession, scratch: Path) -> CaseOutcome:
-    """Reset both fleets, run both tools (in parallel), snapshot both fleets."""
+def run_case(
+    playbook: Path,
+    ansible_lab: LabSession,
+    orch_lab: LabSession,
+    scratch: Path,
+    ignore_paths: tuple[str, ...] = (),
+) -> CaseOutcome:
+    """Reset both fleets, run both tools (in parallel), snapshot both fleets. `ignore_paths` adds
+    to the sidecar's (for cases whose playbook dir cannot hold a sidecar)."""
     meta = Meta.load(playbook)
     _parallel(ansible_lab.reset_all, orch_lab.reset_all)
-    ignore = DEFAULT_IGNORE + meta.ignore_paths
+    ignore = DEFAULT_IGNORE + meta.ignore_paths + ignore_paths
     hosts = [h.name for h in orch_lab.hosts]
     results: dict[str, list[RunResult]] = {}
     checked: dict[str, dict[str, dict[str, Entry]]] = {}

@@ -1,0 +1,45 @@
+"""The compatibility corpus (issue 15): unmodified public Ansible roles, each with a site.yml, read
+from ../shared/compat-roles/ beside the repository (never copied into it). Each case runs under
+ansible-playbook and under orch on fresh 2-host fleets, converge then no-op, and must give the
+same exit codes, recap counters and files on the hosts (see differential_harness.py).
+
+Set ORCH_COMPAT_ROLES to use another corpus directory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from differential_harness import run_case
+
+from orchestrator.lab.testing import LabSession
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CORPUS = Path(os.environ.get("ORCH_COMPAT_ROLES") or REPO_ROOT.parent / "shared" / "compat-roles")
+
+# What differs between two installs by nature, per case (beyond DEFAULT_IGNORE), each explained.
+CASE_IGNORE: dict[str, tuple[str, ...]] = {}
+
+
+def corpus_cases() -> list[str]:
+    if not CORPUS.is_dir():
+        return []
+    return sorted(p.name for p in CORPUS.iterdir() if (p / "site.yml").is_file())
+
+
+@pytest.mark.parametrize("case", corpus_cases() or ["(no corpus)"])
+def test_corpus_role(
+    case: str, fleets: tuple[LabSession, LabSession], ansible_scratch: Path, tmp_path: Path
+) -> None:
+    if not CORPUS.is_dir():
+        pytest.skip(f"the role corpus is not there: {CORPUS} (CI keeps shared/ beside the clone)")
+    work = tmp_path / case
+    shutil.copytree(CORPUS / case, work)  # the corpus may be read-only; tools may write next to it
+    ansible_lab, orch_lab = fleets
+    outcome = run_case(work / "site.yml", ansible_lab, orch_lab, ansible_scratch, CASE_IGNORE.get(case, ()))
+    assert not outcome.differences(), outcome.report()
