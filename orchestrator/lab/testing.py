@@ -162,10 +162,8 @@ def open_lab_session(
     base_dir: str | os.PathLike[str] | None = None,
     base_net: str | None = None,
     progress: Callable[[str], None] | None = None,
-    shared_apt: bool = False,
 ) -> LabSession:
-    """Take the first free slot, clear whatever a crashed session left there, start n hosts
-    (with `shared_apt`, their /var/cache/apt/archives is one directory beside the image).
+    """Take the first free slot, clear whatever a crashed session left there, start n hosts.
 
     Slot k uses state dir BASE/slot<k> and net BASE_NET+k (127.0.3, 127.0.4, ...); all slots share
     the image in BASE (ORCH_LAB_DIR, default /var/tmp/orch-lab-test).
@@ -179,7 +177,7 @@ def open_lab_session(
         fleet = LabFleet(base / f"slot{slot}", slot_net(net0, slot), image_dir=base, progress=progress)
         try:
             fleet.down()  # a crashed session may have left hosts; we own the slot now
-            hosts = fleet.up(n, shared_apt=shared_apt)
+            hosts = fleet.up(n)
         except AddressInUseError:
             fleet.down()
             os.close(fd)

@@ -27,15 +27,9 @@ def fleets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LabSessio
     if not ANSIBLE_PLAYBOOK.exists():
         pytest.skip(f"differential tests need ansible-playbook next to {sys.executable}")
     progress = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
-    # One apt archive for every host: a package is downloaded once, not once per host and tool.
-    # It is a bind mount (not in the overlay upper dir), so the compared end state is unchanged.
-    ansible_lab = open_lab_session(
-        FLEET_SIZE, tmp_path_factory.mktemp("ansible-fleet"), progress=progress, shared_apt=True
-    )
+    ansible_lab = open_lab_session(FLEET_SIZE, tmp_path_factory.mktemp("ansible-fleet"), progress=progress)
     try:
-        orch_lab = open_lab_session(
-            FLEET_SIZE, tmp_path_factory.mktemp("orch-fleet"), progress=progress, shared_apt=True
-        )
+        orch_lab = open_lab_session(FLEET_SIZE, tmp_path_factory.mktemp("orch-fleet"), progress=progress)
         try:
             yield ansible_lab, orch_lab
         finally:
