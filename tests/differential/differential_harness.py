@@ -336,11 +336,15 @@ def run_case(
     orch_lab: LabSession,
     scratch: Path,
     ignore_paths: tuple[str, ...] = (),
+    prepare: Callable[[LabSession], Any] | None = None,
 ) -> CaseOutcome:
     """Reset both fleets, run both tools (in parallel), snapshot both fleets. `ignore_paths` adds
-    to the sidecar's (for cases whose playbook dir cannot hold a sidecar)."""
+    to the sidecar's (for cases whose playbook dir cannot hold a sidecar); `prepare` runs on each
+    fresh fleet (both alike) before the tools."""
     meta = Meta.load(playbook)
     _parallel(ansible_lab.reset_all, orch_lab.reset_all)
+    if prepare is not None:
+        _parallel(lambda: prepare(ansible_lab), lambda: prepare(orch_lab))
     ignore = DEFAULT_IGNORE + meta.ignore_paths + ignore_paths
     hosts = [h.name for h in orch_lab.hosts]
     results: dict[str, list[RunResult]] = {}
@@ -365,7 +369,7 @@ def run_case(
 
     _parallel(ansible_side, orch_side)
     return CaseOutcome(
-        name=playbook.stem,
+        name=playbook.stem if playbook.stem != "site" else playbook.parent.name,
         ansible=results["ansible"],
         orch=results["orch"],
         ansible_state=state(ansible_lab),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,14 @@ pytestmark = [pytest.mark.lab, pytest.mark.slow]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CORPUS = Path(os.environ.get("ORCH_COMPAT_ROLES") or REPO_ROOT.parent / "shared" / "compat-roles")
 
+# Ansible's apt module needs python3-apt on the host and, when it is missing, runs `apt-get update`
+# and installs it by itself. That is Ansible's footprint, not the role's: both fleets get the same
+# start (fresh lists, python3-apt installed) so the comparison sees only what the roles do.
+PREPARE = (
+    "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends"
+    " python3-apt >/dev/null"
+)
+
 # What differs between two installs by nature, per case (beyond DEFAULT_IGNORE), each explained.
 CASE_IGNORE: dict[str, tuple[str, ...]] = {}
 
@@ -30,6 +39,11 @@ def corpus_cases() -> list[str]:
     if not CORPUS.is_dir():
         return []
     return sorted(p.name for p in CORPUS.iterdir() if (p / "site.yml").is_file())
+
+
+def prepare_fleet(lab: LabSession) -> None:
+    for host in lab.hosts:
+        subprocess.run([*lab.ssh_argv(host.name), PREPARE], check=True, timeout=600, stdin=subprocess.DEVNULL)
 
 
 @pytest.mark.parametrize("case", corpus_cases() or ["(no corpus)"])
@@ -41,5 +55,7 @@ def test_corpus_role(
     work = tmp_path / case
     shutil.copytree(CORPUS / case, work)  # the corpus may be read-only; tools may write next to it
     ansible_lab, orch_lab = fleets
-    outcome = run_case(work / "site.yml", ansible_lab, orch_lab, ansible_scratch, CASE_IGNORE.get(case, ()))
+    outcome = run_case(
+        work / "site.yml", ansible_lab, orch_lab, ansible_scratch, CASE_IGNORE.get(case, ()), prepare_fleet
+    )
     assert not outcome.differences(), outcome.report()
