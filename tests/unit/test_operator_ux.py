@@ -301,6 +301,7 @@ def test_inventory_script_timeout_and_bad_json(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("ORCH_INVENTORY_SCRIPT_TIMEOUT", "0.5")
     with pytest.raises(InventoryError, match=r"did not finish within 0.5s"):
         load_inventory([str(slow)])
+    monkeypatch.delenv("ORCH_INVENTORY_SCRIPT_TIMEOUT")  # a loaded machine may take 0.5 s to start Python
     noise = _script(tmp_path / "noise.py", "print('hello')\n")
     with pytest.raises(InventoryError, match=r"did not print JSON.*'hello"):
         load_inventory([str(noise)])
