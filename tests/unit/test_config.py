@@ -68,29 +68,24 @@ def test_precedence_cli_over_env_over_cfg_over_default(tmp_path: Path) -> None:
     assert config.load({}, cwd=str(tmp_path / "nowhere")).get("forks") == 50  # orch's default
 
 
-def test_which_file_is_read_first_found_as_ansible(tmp_path: Path) -> None:
+def test_which_file_is_read_first_found_as_ansible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     named = write_cfg(tmp_path / "named", "[defaults]\nforks = 1\n")
     local = write_cfg(tmp_path / "cwd", "[defaults]\nforks = 2\n")
-    home = write_cfg(tmp_path / "home", "[defaults]\nforks = 3\n")
-    (tmp_path / "home" / ".ansible.cfg").write_text(home.read_text())
-    env = {"HOME": str(tmp_path / "home")}
-    assert config.find_config_file({**env, "ANSIBLE_CONFIG": str(named)}, str(tmp_path / "cwd"))[0] == str(
-        named
-    )
-    assert config.find_config_file({**env, "ANSIBLE_CONFIG": str(tmp_path / "named")}, "/")[0] == str(named)
-    assert config.find_config_file(env, str(tmp_path / "cwd"))[0] == str(local)
-    old_home = os.environ.get("HOME")
-    os.environ["HOME"] = str(tmp_path / "home")
+    (tmp_path / "home").mkdir()
+    home_cfg = tmp_path / "home" / ".ansible.cfg"
+    home_cfg.write_text("[defaults]\nforks = 3\n")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # ~ in ~/.ansible.cfg
+    assert config.find_config_file({"ANSIBLE_CONFIG": str(named)}, str(tmp_path / "cwd"))[0] == str(named)
+    assert config.find_config_file({"ANSIBLE_CONFIG": str(tmp_path / "named")}, "/")[0] == str(named)
+    assert config.find_config_file({}, str(tmp_path / "cwd"))[0] == str(local)
+    assert config.find_config_file({}, str(tmp_path))[0] == str(home_cfg)
+    # a world-writable current directory is not trusted for ansible.cfg (Ansible's rule)
+    os.chmod(tmp_path / "cwd", 0o777)
     try:
-        assert config.find_config_file({}, str(tmp_path))[0] == str(tmp_path / "home" / ".ansible.cfg")
-        # a world-writable current directory is not trusted for ansible.cfg (Ansible's rule)
-        os.chmod(tmp_path / "cwd", 0o777)
         found, warnings = config.find_config_file({}, str(tmp_path / "cwd"))
-        assert found == str(tmp_path / "home" / ".ansible.cfg") and "world writable" in warnings[0]
     finally:
         os.chmod(tmp_path / "cwd", 0o755)
-        if old_home is not None:
-            os.environ["HOME"] = old_home
+    assert found == str(home_cfg) and "world writable" in warnings[0]
 
 
 def test_bad_values_and_files_name_the_place(tmp_path: Path) -> None:
