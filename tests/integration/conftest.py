@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.lab.testing import REPO_ROOT, LabSession, lab_unavailable_reason, open_lab_session
+from orchestrator.lab.testing import REPO_ROOT, LabSession, lab_unavailable_reason, open_lab_session, run_orch
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +47,15 @@ def apps_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LabSe
         yield session, base
     finally:
         session.close()
+
+
+@pytest.fixture(scope="session")
+def operator_docker(operator_fleet: tuple[LabSession, Path]) -> tuple[LabSession, Path]:
+    """operator_fleet with Docker running on h3 (playbooks/docker.yml: a no-op after the acceptance
+    scenario's bootstrap): the one Docker host of the Docker module and lab image tests."""
+    lab, inventory = operator_fleet
+    setup = run_orch(
+        "play", str(REPO_ROOT / "playbooks" / "docker.yml"), "-i", str(inventory), "--limit", "h3", timeout=900
+    )
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    return lab, inventory

@@ -24,12 +24,12 @@ BUILD = REPO_ROOT / "playbooks" / "files" / "demo-app" / "build_image.py"
 
 @pytest.fixture(scope="module")
 def docker_host(
-    operator_fleet: tuple[LabSession, Path], tmp_path_factory: pytest.TempPathFactory
+    operator_docker: tuple[LabSession, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[LabSession, Path, Path]:
-    """The shared operator fleet limited to h3, with Docker running (playbooks/docker.yml: a no-op
-    after the acceptance scenario's bootstrap) and images `modtest:1.0.0` / `:2.0.0` built offline
-    (their own repository, so the demo app deployed on the host is never touched)."""
-    lab, inventory = operator_fleet
+    """The shared operator fleet limited to h3, with Docker running (operator_docker) and images
+    `modtest:1.0.0` / `:2.0.0` built offline (their own repository, so the demo app deployed on
+    the host is never touched)."""
+    lab, inventory = operator_docker
     images = tmp_path_factory.mktemp("docker-images")
     for version in ("1.0.0", "2.0.0"):
         subprocess.run(
@@ -37,16 +37,6 @@ def docker_host(
             check=True,
             capture_output=True,
         )
-    setup = run_orch(
-        "play",
-        str(REPO_ROOT / "playbooks" / "docker.yml"),
-        "-i",
-        str(inventory),
-        "--limit",
-        "h3",
-        timeout=900,
-    )
-    assert setup.returncode == 0, setup.stdout + setup.stderr
     return lab, inventory, images
 
 
