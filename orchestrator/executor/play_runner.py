@@ -21,6 +21,7 @@ from orchestrator.modules.spec import is_templated, to_bool
 from orchestrator.playbook.model import Block, Play, Role, Task, TaskOptions
 from orchestrator.playbook.roles import role_handlers, role_task_tree
 from orchestrator.results import HostStats, Status, TaskResult
+from orchestrator.templating import mark_unsafe
 from orchestrator.vars import Scope
 
 INCLUDE_ACTIONS = {
@@ -246,7 +247,7 @@ class PlayRunner:
         if task.action in ("meta", "ansible.builtin.meta"):
             self._meta(task, self._meta_hosts(task, hosts, frame, batch), batch)
             return
-        self._announce(task, hosts, handler)
+        self._announce(task, hosts, handler, frame)
         if task.action in INCLUDE_ACTIONS:
             self._include(task, hosts, frame, batch)
             return
@@ -287,13 +288,14 @@ class PlayRunner:
         recorded = [self._record(task, h, future.result(), frame, batch) for h, future in futures.items()]
         return any(recorded)
 
-    def _announce(self, task: Task, hosts: list[str], handler: bool) -> None:
+    def _announce(self, task: Task, hosts: list[str], handler: bool, frame: Frame) -> None:
         with self._lock:
             key = id(task)
             if self.play.strategy == "free" and key in self._announced:
                 return
             self._announced.add(key)
-        self.emit(TaskStart(task.display_name, tuple(hosts), is_handler=handler, path=str(task.location)))
+        name = self.runner.header_name(task, frame)
+        self.emit(TaskStart(name, tuple(hosts), is_handler=handler, path=str(task.location)))
 
     def _record(self, task: Task, host: str, outcome: HostOutcome, frame: Frame, batch: list[str]) -> bool:
         for item in outcome.item_results:
@@ -336,12 +338,12 @@ class PlayRunner:
     def _set_failed_vars(self, host: str, task: Task, result: TaskResult) -> None:
         state = self.runner.host_states[host]
         with state.lock:
-            state.runtime["ansible_failed_task"] = {
-                "name": task.name or task.action,
-                "action": task.action,
-                "path": str(task.location),
-            }
-            state.runtime["ansible_failed_result"] = dict(result.data)
+            # Unsafe: a failed template's message quotes the template, which must never be
+            # rendered again when a later task reads its variables.
+            state.runtime["ansible_failed_task"] = mark_unsafe(
+                {"name": task.name or task.action, "action": task.action, "path": str(task.location)}
+            )
+            state.runtime["ansible_failed_result"] = mark_unsafe(dict(result.data))
 
     def _check_thresholds(self, batch: list[str], task: Task | None, frame: Frame) -> None:
         fatal = frame.keyword("any_errors_fatal", task.options) if task is not None else None
@@ -536,7 +538,7 @@ class PlayRunner:
                 if self.runner.condition_holds(h, task, frame):
                     selected.append(h)
             except OrchError as exc:
-                self._announce(task, hosts, False)
+                self._announce(task, hosts, False, frame)
                 self._record(task, h, self.runner.failed_outcome(h, task, exc, frame), frame, batch)
         return selected
 

@@ -18,7 +18,7 @@ from orchestrator.modules.base import Module, ModuleFailed, get_module
 from orchestrator.modules.spec import to_bool, validate_args
 from orchestrator.playbook.model import Role, Task, TaskOptions
 from orchestrator.results import Diff, Status, TaskResult
-from orchestrator.templating import OMIT, mark_unsafe
+from orchestrator.templating import OMIT, has_template, mark_unsafe
 from orchestrator.templating.search import search_path
 from orchestrator.vars import HostVars, HostVarState, Scope, layer_stack
 
@@ -26,6 +26,7 @@ from orchestrator.vars import HostVars, HostVarState, Scope, layer_stack
 RUNTIME_VAR_ACTIONS = frozenset(
     {"set_fact", "ansible.builtin.set_fact", "include_vars", "ansible.builtin.include_vars"}
 )
+INCLUDE_VARS_ACTIONS = frozenset({"include_vars", "ansible.builtin.include_vars"})
 NO_LOG_MSG = "the output has been hidden due to the fact that 'no_log: true' was specified for this result"
 
 
@@ -168,6 +169,24 @@ class TaskRunner:
             layers.insert(len(layers) - 2, extra_layer)  # loop vars: above play vars, below extra vars
         return self.lazy_vars(layers)
 
+    def header_name(self, task: Task, frame: Frame) -> str:
+        """The name in `TASK [...]`: templated as Ansible does, with the play's and role's
+        variables and extra vars but no host's; a name that cannot be rendered so stays as written."""
+        if not task.name or not has_template(task.name):
+            return task.display_name
+        frame = _with_task_vars(frame, task)
+        magic: dict[str, Any] = {"omit": OMIT}
+        if frame.role is not None:
+            magic.update(role_path=frame.role.path, role_name=frame.role.name, ansible_role_name=frame.role.name)
+        stack = layer_stack(
+            scope=frame.scope, inventory={}, host_state=HostVarState(), extra=self.extra_vars, magic=magic
+        )
+        try:
+            name = str(self.templar.render(task.name, self.lazy_vars([values for _, values in stack])))
+        except OrchError:
+            return task.display_name
+        return f"{task.role.name} : {name}" if task.role else name
+
     def _hostvars_of(self, host: str) -> Mapping[str, Any]:
         return self.variables(host, Frame())
 
@@ -265,8 +284,20 @@ class TaskRunner:
             if not self._when(task, frame, variables):
                 return HostOutcome(self._skipped(host, task, started, "Conditional result was False"))
             data, diffs = self._execute(host, task, frame, variables)
-            return HostOutcome(self._finish(host, task, frame, variables, data, diffs, started, no_log))
-        return self._run_loop(host, task, frame, variables, started, no_log)
+            outcome = HostOutcome(self._finish(host, task, frame, variables, data, diffs, started, no_log))
+        else:
+            outcome = self._run_loop(host, task, frame, variables, started, no_log)
+        return _delegated(outcome, self._delegate_target(host, task, frame, variables))
+
+    def _delegate_target(self, host: str, task: Task, frame: Frame, variables: Mapping[str, Any]) -> str | None:
+        """Where a delegated task ran, for the `h1 -> db1` label; None if not delegated."""
+        if frame.keyword("delegate_to", task.options) is None:
+            return None
+        try:
+            target = self._keyword(frame, task, "delegate_to", variables)
+        except TemplateError:
+            return None
+        return str(target) if target and str(target) != host else None
 
     def _run_loop(
         self, host: str, task: Task, frame: Frame, variables: Mapping[str, Any], started: float, no_log: bool
@@ -564,8 +595,9 @@ class TaskRunner:
         state = self.host_states[host]
         facts = data.get("ansible_facts")
         if isinstance(facts, Mapping) and not data.get("failed"):
-            # Data from the host (and set_fact results) is never templated again.
-            facts = mark_unsafe(dict(facts))
+            # Data from the host (and set_fact results) is never templated again; include_vars
+            # values are templates like any variable file's.
+            facts = dict(facts) if task.action in INCLUDE_VARS_ACTIONS else mark_unsafe(dict(facts))
             fact_state = self._facts_owner(host, task, frame, variables)
             with fact_state.lock:
                 if task.action in RUNTIME_VAR_ACTIONS:
@@ -618,6 +650,14 @@ class TaskRunner:
             ignored=ignored,
             duration=time.monotonic() - started,
         )
+
+
+def _delegated(outcome: HostOutcome, target: str | None) -> HostOutcome:
+    if target is None:
+        return outcome
+    outcome.result = replace(outcome.result, delegated_to=target)
+    outcome.item_results = [replace(r, delegated_to=target) for r in outcome.item_results]
+    return outcome
 
 
 def _literal_true(value: Any) -> bool:

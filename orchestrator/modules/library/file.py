@@ -90,7 +90,16 @@ return 0"""
 _APPLY = r"""
 case "$state" in
 absent) rm -rf -- "$p"; exit 0 ;;
-directory) mkdir -p -- "$p" ;;
+directory) # like Ansible, every directory it creates gets the owner, group and mode, not only $p
+  __q=$p; __new=
+  while [ ! -e "$__q" ] && [ ! -L "$__q" ]; do
+    __new="$__q
+$__new"; orch_dirname "$__q"; [ "$__dir" = "$__q" ] && break; __q=$__dir
+  done
+  mkdir -p -- "$p"
+  printf '%s\n' "$__new" | while IFS= read -r __d; do
+    [ -z "$__d" ] || [ "$__d" = "$p" ] || orch_apply_attrs "$__d"
+  done ;;
 touch) [ -e "$p" ] || : > "$p" ;;
 link) if [ "$st_state" = directory ]; then rmdir -- "$p"; fi
       if [ "$st_state" = absent ]; then ln -s -- "$src" "$p"
