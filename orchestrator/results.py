@@ -48,6 +48,7 @@ class TaskResult:
     item_label: str | None = None  # set for one item of a loop
     duration: float = 0.0
     delegated_to: str | None = None
+    delegated_address: str | None = None  # the delegate's ansible_host, shown when not its name
 
     @property
     def changed(self) -> bool:

@@ -294,7 +294,7 @@ class PlayRunner:
             if self.play.strategy == "free" and key in self._announced:
                 return
             self._announced.add(key)
-        name = self.runner.header_name(task, frame)
+        name = self.runner.header_name(task, frame, hosts[0] if hosts else None)
         self.emit(TaskStart(name, tuple(hosts), is_handler=handler, path=str(task.location)))
 
     def _record(self, task: Task, host: str, outcome: HostOutcome, frame: Frame, batch: list[str]) -> bool:

@@ -169,20 +169,13 @@ class TaskRunner:
             layers.insert(len(layers) - 2, extra_layer)  # loop vars: above play vars, below extra vars
         return self.lazy_vars(layers)
 
-    def header_name(self, task: Task, frame: Frame) -> str:
-        """The name in `TASK [...]`: templated as Ansible does, with the play's and role's
-        variables and extra vars but no host's; a name that cannot be rendered so stays as written."""
-        if not task.name or not has_template(task.name):
+    def header_name(self, task: Task, frame: Frame, host: str | None) -> str:
+        """The name in `TASK [...]`: templated as Ansible does, with the variables of the first
+        host it runs on; a name that cannot be rendered stays as written."""
+        if not task.name or not has_template(task.name) or host is None:
             return task.display_name
-        frame = _with_task_vars(frame, task)
-        magic: dict[str, Any] = {"omit": OMIT}
-        if frame.role is not None:
-            magic.update(role_path=frame.role.path, role_name=frame.role.name, ansible_role_name=frame.role.name)
-        stack = layer_stack(
-            scope=frame.scope, inventory={}, host_state=HostVarState(), extra=self.extra_vars, magic=magic
-        )
         try:
-            name = str(self.templar.render(task.name, self.lazy_vars([values for _, values in stack])))
+            name = str(self.templar.render(task.name, self.variables(host, _with_task_vars(frame, task))))
         except OrchError:
             return task.display_name
         return f"{task.role.name} : {name}" if task.role else name
@@ -289,15 +282,20 @@ class TaskRunner:
             outcome = self._run_loop(host, task, frame, variables, started, no_log)
         return _delegated(outcome, self._delegate_target(host, task, frame, variables))
 
-    def _delegate_target(self, host: str, task: Task, frame: Frame, variables: Mapping[str, Any]) -> str | None:
-        """Where a delegated task ran, for the `h1 -> db1` label; None if not delegated."""
+    def _delegate_target(
+        self, host: str, task: Task, frame: Frame, variables: Mapping[str, Any]
+    ) -> tuple[str, str | None] | None:
+        """(delegate, its address) for the `h1 -> db1(10.0.0.5)` label; None if not delegated."""
         if frame.keyword("delegate_to", task.options) is None:
             return None
         try:
             target = self._keyword(frame, task, "delegate_to", variables)
         except TemplateError:
             return None
-        return str(target) if target and str(target) != host else None
+        if not target or str(target) == host:
+            return None
+        address = self._delegate_vars(str(target)).get("ansible_host")
+        return str(target), str(address) if address is not None else None
 
     def _run_loop(
         self, host: str, task: Task, frame: Frame, variables: Mapping[str, Any], started: float, no_log: bool
@@ -652,11 +650,12 @@ class TaskRunner:
         )
 
 
-def _delegated(outcome: HostOutcome, target: str | None) -> HostOutcome:
+def _delegated(outcome: HostOutcome, target: tuple[str, str | None] | None) -> HostOutcome:
     if target is None:
         return outcome
-    outcome.result = replace(outcome.result, delegated_to=target)
-    outcome.item_results = [replace(r, delegated_to=target) for r in outcome.item_results]
+    name, address = target
+    outcome.result = replace(outcome.result, delegated_to=name, delegated_address=address)
+    outcome.item_results = [replace(r, delegated_to=name, delegated_address=address) for r in outcome.item_results]
     return outcome
 
 

@@ -76,9 +76,12 @@ def task_title(event: TaskStart) -> str:
 
 
 def host_label(result: TaskResult) -> str:
-    """`h1` or, for a delegated task, `h1 -> db1` (CallbackBase.host_label)."""
+    """`h1` or, for a delegated task, `h1 -> db1` or `h1 -> db1(10.0.0.5)` when the delegate's
+    ansible_host is not its name (CallbackBase.host_label)."""
     if result.delegated_to and result.delegated_to != result.host:
-        return f"{result.host} -> {result.delegated_to}"
+        address = result.delegated_address
+        suffix = f"({address})" if address and address != result.delegated_to else ""
+        return f"{result.host} -> {result.delegated_to}{suffix}"
     return result.host
 
 
