@@ -88,7 +88,7 @@ IMAGES: dict[str, ImageSpec] = {
         # would log a FATAL every 2 seconds.
         healthcheck=[
             "CMD-SHELL",
-            'pg_isready -q -U "${POSTGRES_USER:-postgres}" -d "${POSTGRES_DB:-${POSTGRES_USER:-postgres}}"',
+            'pg_isready -q -p "${PGPORT:-${PORT:-5432}}" -U "${POSTGRES_USER:-postgres}" -d "${POSTGRES_DB:-${POSTGRES_USER:-postgres}}"',
         ],
         start_period=60,  # initdb on the first start
         stop_signal="SIGINT",  # PostgreSQL's fast shutdown, as the official image
