@@ -17,6 +17,7 @@ health checks, not today's settings.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import shlex
@@ -313,8 +314,9 @@ def compose_service(name: str, svc: dict[str, Any], settings: dict[str, Any]) ->
     return out
 
 
-def health_probe(svc_name: str, health: dict[str, Any], version: str) -> str:
-    """sh that exits 0 when the service is healthy now, else prints why on stdout."""
+def health_probe(svc_name: str, health: dict[str, Any], version: str, port_from: str = "") -> str:
+    """sh that exits 0 when the service is healthy now, else prints why on stdout. `port_from`:
+    the port in the URL is replaced by $BG_PORT (blue/green: the color being started)."""
     kind = health.get("type", "running")
     if kind == "none":
         return "true"
@@ -329,10 +331,13 @@ def health_probe(svc_name: str, health: dict[str, Any], version: str) -> str:
         return f"probe_command {Q(svc_name)} {Q(argv_text(health['command']))}"
     want_version = version if health.get("version") else ""
     field = health.get("json_field") or {}
-    return "probe_http " + " ".join(
+    url = Q(str(health["url"]))
+    if port_from:
+        before, _, after = str(health["url"]).partition(f":{port_from}")
+        url = f'{Q(before + ":")}"$BG_PORT"{Q(after) if after else ""}'
+    return f"probe_http {url} " + " ".join(
         Q(str(x))
         for x in (
-            health["url"],
             health.get("status", 200),
             health.get("body_regex", ""),
             field.get("path", ""),
@@ -341,6 +346,9 @@ def health_probe(svc_name: str, health: dict[str, Any], version: str) -> str:
         )
     )
 
+
+# blue/green: BG_COLOR, BG_OTHER, BG_PORT of the release (deploy.yml writes bg.env).
+BG_ENV = "[ ! -f bg.env ] || . ./bg.env\n"
 
 SCRIPT_LIBRARY = r"""
 # Each probe prints why it failed (one line) and returns non-zero.
@@ -401,10 +409,13 @@ def script_header(settings: dict[str, Any], compose_files: list[str]) -> str:
     for p in as_list(settings.get("app_compose_profiles")):
         args += ["--profile", str(p)]
     args += ["--env-file", ".env"]
+
     return (
         "#!/bin/sh\n# Written by orch's deploy.yml (playbooks/files/app_model.py); part of the release record.\n"
         'set -u\ncd "$(dirname "$0")"\n'
-        f'compose() {{ docker compose --ansi never --project-name {Q(settings["app_project_name"])} {" ".join(Q(a) for a in args)} "$@"; }}\n'
+        + BG_ENV
+        + f"PROJECT={Q(settings['app_project_name'])}\n"
+        + f'compose() {{ docker compose --ansi never --project-name "$PROJECT" {" ".join(Q(a) for a in args)} "$@"; }}\n'
         f"LOG_LINES={int(settings.get('app_health_log_lines', 20))}\n"
         + (
             f'show_logs() {{ tail -n "$LOG_LINES" {Q(str(settings.get("app_service_log", "")))}; }}\n'
@@ -416,7 +427,10 @@ def script_header(settings: dict[str, Any], compose_files: list[str]) -> str:
     )
 
 
-def hooks_script(header: str, hooks: dict[str, list[dict[str, Any]]]) -> str:
+def hooks_script(header: str, hooks: dict[str, list[dict[str, Any]]], bg_service: str = "") -> str:
+    def target(service: str) -> str:  # blue/green: the color being deployed
+        return f'"{service}-$BG_COLOR"' if service == bg_service else Q(service)
+
     hook_text = [
         header,
         '# Hooks: hooks.sh POINT runs that point\'s hooks in order; the first failure stops it.\ncase "${1:-}" in\n',
@@ -432,9 +446,9 @@ def hooks_script(header: str, hooks: dict[str, list[dict[str, Any]]]) -> str:
                     if isinstance(hook["command"], list)
                     else shlex.split(str(hook["command"]))
                 )
-                cmd = f"compose run --rm --no-TTY --no-deps {Q(str(hook['run']))} {argv_text(words)}"
+                cmd = f"compose run --rm --no-TTY --no-deps {target(str(hook['run']))} {argv_text(words)}"
             elif "exec" in hook:
-                cmd = f"compose exec -T {Q(str(hook['exec']))} sh -c {Q(argv_text(hook['command']))}"
+                cmd = f"compose exec -T {target(str(hook['exec']))} sh -c {Q(argv_text(hook['command']))}"
             else:
                 cmd = f"sh -c {Q(argv_text(hook['shell']))}"
             failed = Q(f"hook {point} failed: {label}")
@@ -460,6 +474,7 @@ def scripts(
     order: list[str],
     hooks: dict[str, list[dict[str, Any]]],
     compose_files: list[str],
+    blue_green: dict[str, Any] | None = None,
 ) -> dict[str, str]:
     version = str(settings.get("app_version", ""))
     header = script_header(settings, compose_files)
@@ -484,6 +499,11 @@ def scripts(
             start.append(run_hooks)
         svc = services[name]
         health = svc["health"]
+        if blue_green and name in (blue_green["service"], blue_green["proxy"]):
+            bg_start, bg_check = bg_scripts(name, health, version, blue_green, default_deadline)
+            start.append(bg_start)
+            check.append(bg_check)
+            continue
         scale = int(svc.get("scale", 1))
         scale_arg = f" --scale {Q(name)}={scale}" if scale != 1 else ""
         start.append(
@@ -502,7 +522,139 @@ def scripts(
         start.append("compose up --detach --no-recreate --remove-orphans 2>&1 || exit 1\n")
     check.append("exit $rc\n")
 
-    return {"start.sh": "".join(start), "health.sh": "".join(check), "hooks.sh": hooks_script(header, hooks)}
+    bg_service = blue_green["service"] if blue_green else ""
+    return {
+        "start.sh": "".join(start),
+        "health.sh": "".join(check),
+        "hooks.sh": hooks_script(header, hooks, bg_service),
+    }
+
+
+BG_DEFAULTS = {"proxy": "nginx", "ports": {"blue": 8080, "green": 8081}, "port_env": "PORT", "drain": 2}
+
+
+def check_blue_green(
+    settings: dict[str, Any], services: dict[str, dict[str, Any]], problems: Problems, user_files: bool
+) -> dict[str, Any] | None:
+    """deploy_strategy: blue_green: app_blue_green names the web service and the nginx in front."""
+    strategy = settings.get("deploy_strategy", "recreate")
+    if strategy not in ("recreate", "blue_green"):
+        problems.add("deploy_strategy", f"{strategy!r} is not one of recreate, blue_green")
+        return None
+    if strategy != "blue_green":
+        return None
+    given = settings.get("app_blue_green") or {}
+    if not isinstance(given, dict):
+        problems.add(
+            "app_blue_green", "must be a mapping {service: ..., proxy: nginx, ports: {blue: N, green: M}}"
+        )
+        return None
+    bg = {**BG_DEFAULTS, **given}
+    if user_files:
+        problems.add(
+            "deploy_strategy", "blue_green needs services described in app_services (not app_compose_files)"
+        )
+    for key in ("service", "proxy"):
+        if bg.get(key) not in services:
+            problems.add(f"app_blue_green.{key}", f"{bg.get(key)!r} is not a service of app_services")
+    ports = bg.get("ports")
+    if not (
+        isinstance(ports, dict)
+        and set(ports) == {"blue", "green"}
+        and all(str(p).isdigit() for p in ports.values())
+    ):
+        problems.add("app_blue_green.ports", "must be {blue: PORT, green: PORT}")
+        return None
+    if ports["blue"] == ports["green"]:
+        problems.add("app_blue_green.ports", "blue and green need different ports (they run side by side)")
+    if not bg.get("address"):
+        problems.add(
+            "app_blue_green.address", "required: the address the service listens on (nginx's upstream)"
+        )
+    if not bg.get("proxy_config"):
+        problems.add(
+            "app_blue_green.proxy_config", "required: the nginx server config, a file of app_config_templates"
+        )
+    service = services.get(str(bg.get("service")), {})
+    url = str((service.get("health") or {}).get("url", ""))
+    if service and service.get("health", {}).get("type") != "http":
+        problems.add(f"app_services.{bg['service']}.health.type", "blue_green needs an http check")
+    elif service and f":{ports['blue']}" not in url:
+        problems.add(f"app_services.{bg['service']}.health.url", f"must name the blue port :{ports['blue']}")
+    if problems:
+        return None
+    return {
+        **bg,
+        "image": str(service.get("image", "")),
+        "proxy_dir": f"{settings.get('app_dir', '/opt/' + str(settings.get('app_name')))}/proxy",
+    }
+
+
+def bg_compose(doc: dict[str, Any], bg: dict[str, Any], settings: dict[str, Any]) -> None:
+    """The web service becomes <service>-blue and <service>-green (images from bg.env, ports from
+    app_blue_green.ports); nginx reads its config from app_dir/proxy (switched between colors)."""
+    services = doc["services"]
+    name = bg["service"]
+    base = services.pop(name)
+    for color in ("blue", "green"):
+        # deploy.yml writes each color's image in place of the token (the old color keeps its own).
+        svc = {**copy.deepcopy(base), "image": f"__BG_IMAGE_{color.upper()}__"}
+        svc["environment"] = {**base.get("environment", {}), bg["port_env"]: str(bg["ports"][color])}
+        services[f"{name}-{color}"] = svc
+    proxy = services[bg["proxy"]]
+    proxy["volumes"] = [*proxy.get("volumes", []), f"{bg['proxy_dir']}:/etc/nginx/conf.d:ro"]
+    for svc in services.values():
+        deps = svc.get("depends_on")
+        if isinstance(deps, dict) and name in deps:
+            deps.pop(name)
+            if not deps:
+                svc.pop("depends_on")
+
+
+def bg_scripts(
+    name: str, health: dict[str, Any], version: str, bg: dict[str, Any], default_deadline: int
+) -> tuple[str, str]:
+    """start.sh / health.sh for the blue/green service (start the new color beside the old one,
+    wait until it is healthy) and for its proxy (point nginx's upstream at the new color, reload
+    gracefully, wait, stop the old color)."""
+    deadline = int(health.get("deadline", default_deadline))
+    interval = int(health.get("interval", 1))
+    if name == bg["service"]:
+        probe = health_probe(f"{name}-$BG_COLOR", health, version, port_from=str(bg["ports"]["blue"]))
+        svc = f'"{name}-$BG_COLOR"'
+        # Switching an app to blue/green: its container from before (one service, no color) holds
+        # the port; it goes once, with a short interruption.
+        plain = (
+            'docker ps --all --quiet --filter label=com.docker.compose.project="$PROJECT"'
+            f" --filter label=com.docker.compose.service={Q(name)}"
+        )
+        start = (
+            f'for id in $({plain}); do docker rm --force "$id" >/dev/null; echo "removed {name} (before blue/green)"; done\n'
+            f'echo "starting: {name}-$BG_COLOR (beside {name}-$BG_OTHER)"\n'
+            f"compose up --detach --no-deps {svc} 2>&1 || exit 1\n"
+            f"wait_healthy {svc} {deadline} {interval} {probe} || exit 1\n"
+        )
+        check = f'if why=$({probe}); then echo {svc}" ok"; else echo {svc}" FAIL $why"; rc=1; fi\n'
+        return start, check
+    proxy_dir = Q(bg["proxy_dir"])
+    probe = health_probe(name, health, version)
+    upstream = "upstream app_upstream {\\n    server %s:%s;\\n    keepalive 16;\\n}\\n"
+    start = (
+        f'echo "switching: {name} -> {bg["service"]}-$BG_COLOR"\n'
+        f"mkdir -p {proxy_dir}\n"
+        f"cp ./{Q(str(bg['proxy_config']))} {proxy_dir}/.app.conf.tmp && mv -f {proxy_dir}/.app.conf.tmp {proxy_dir}/app.conf || exit 1\n"
+        f'printf {Q(upstream)} {Q(str(bg["address"]))} "$BG_PORT" > {proxy_dir}/.upstream.tmp'
+        f" && mv -f {proxy_dir}/.upstream.tmp {proxy_dir}/upstream.conf || exit 1\n"
+        # A running nginx with the same settings is left as it is (up is a no-op) and reloads its
+        # configuration gracefully: workers finish their requests, new ones go to the new color.
+        f"compose up --detach --no-deps {Q(name)} 2>&1 || exit 1\n"
+        f"compose exec -T {Q(name)} nginx -t 2>&1 && compose exec -T {Q(name)} nginx -s reload 2>&1 || exit 1\n"
+        f"wait_healthy {Q(name)} {deadline} {interval} {probe} || exit 1\n"
+        f"sleep {int(bg['drain'])}  # the old color finishes the requests it has\n"
+        f'compose stop "{bg["service"]}-$BG_OTHER" 2>&1 || exit 1\n'
+    )
+    check = f"if why=$({probe}); then echo {Q(name)}' ok'; else echo {Q(name)}\" FAIL $why\"; rc=1; fi\n"
+    return start, check
 
 
 def image_entry(name: str, svc: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
@@ -663,6 +815,7 @@ def plan(settings: dict[str, Any]) -> dict[str, Any]:
             services[name] = check_service(str(name), svc, problems, compose_given=False)
     hooks = check_hooks(settings.get("app_hooks"), services, problems)
     check_config_templates(settings.get("app_config_templates"), problems)
+    blue_green = check_blue_green(settings, services, problems, bool(user_files))
     order = start_order(services, problems)
     if problems:
         return {"errors": problems}
@@ -676,6 +829,8 @@ def plan(settings: dict[str, Any]) -> dict[str, Any]:
     compose_files = [Path(f).name for f in user_files]
     if not user_files:
         doc = {"services": {n: compose_service(n, services[n], settings) for n in order}}
+        if blue_green:
+            bg_compose(doc, blue_green, settings)
         compose_text = (
             f"# Written by orch's deploy.yml from app_services (release of {version}).\n"
             "# Edits are lost at the next deploy; change the inventory instead.\n"
@@ -689,7 +844,8 @@ def plan(settings: dict[str, Any]) -> dict[str, Any]:
         "source_files": user_files,
         "order": order,
         "images": images,
-        "scripts": scripts(settings, services, order, hooks, compose_files),
+        "scripts": scripts(settings, services, order, hooks, compose_files, blue_green),
+        "blue_green": blue_green,
     }
 
 

@@ -16,6 +16,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
 from pathlib import Path
 from subprocess import CompletedProcess
 
@@ -83,6 +88,35 @@ def version_of(lab: LabSession, i: int, url: str) -> str:
 # ---- Catalogizer: postgres, redis, api, nginx (production profile) -------------------------------
 
 
+class RequestLoop:
+    """GET a URL from the controller over and over in a thread (lab hosts share its network),
+    counting answers other than 200."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.ok, self.failed, self.errors = url, 0, 0, Counter[str]()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with urllib.request.urlopen(self.url, timeout=5) as answer:
+                    answer.read()
+                self.ok += 1
+            except (OSError, urllib.error.URLError) as exc:
+                self.failed += 1
+                self.errors[str(exc)[:100]] += 1
+            time.sleep(0.02)
+
+    def __enter__(self) -> RequestLoop:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
 def psql(lab: LabSession, i: int, sql: str) -> str:
     out = lab.ssh(
         i, f"docker exec catalogizer-postgres-1 psql -U catalogizer -d catalogizer -tAc {sql!r}", check=True
@@ -94,7 +128,10 @@ def assert_catalogizer_healthy(lab: LabSession, version: str) -> None:
     """The runbook's own checks (Health Checks / Manual Health Checks), on every host."""
     for host in lab.hosts:
         i, addr = host.index, host.address
-        api = lab.ssh(i, f"curl -fsS --max-time 5 http://{addr}:8080/health", check=True).stdout
+        color_port = lab.ssh(
+            i, "sed -n 's/^BG_PORT=//p' /opt/catalogizer/current/bg.env", check=True
+        ).stdout.strip()
+        api = lab.ssh(i, f"curl -fsS --max-time 5 http://{addr}:{color_port}/health", check=True).stdout
         assert json.loads(api)["status"] == "healthy", api
         through_nginx = lab.ssh(i, f"curl -fsS --max-time 5 http://{addr}/health", check=True).stdout
         assert json.loads(through_nginx)["status"] == "healthy", through_nginx
@@ -103,10 +140,12 @@ def assert_catalogizer_healthy(lab: LabSession, version: str) -> None:
         assert (
             lab.ssh(i, "docker exec catalogizer-redis-1 redis-cli ping", check=True).stdout.strip() == "PONG"
         )
-        assert version_of(lab, i, f"http://{addr}:8080") == version
+        # Blue/green: the api answering through nginx is the version deployed, and one color runs.
+        assert version_of(lab, i, f"http://{addr}") == version
         names = lab.ssh(i, "docker ps --format '{{.Names}}'", check=True).stdout.split()
-        assert sorted(names) == [
-            "catalogizer-api-1",
+        apis = [n for n in names if n.startswith("catalogizer-api-")]
+        assert len(apis) == 1 and apis[0] in ("catalogizer-api-blue-1", "catalogizer-api-green-1"), names
+        assert sorted(set(names) - set(apis)) == [
             "catalogizer-nginx-1",
             "catalogizer-postgres-1",
             "catalogizer-redis-1",
@@ -124,29 +163,35 @@ def test_catalogizer(apps_fleet: tuple[LabSession, Path]) -> None:
     # The migration hook ran against the real database, with the release's version.
     assert psql(lab, 1, "select version from app_migrations order by applied_at") == "1.0.0"
 
-    v2 = play(inventory, "deploy.yml", "-e", "app_version=2.0.0")
+    # Blue/green (the example's deploy_strategy): requests through nginx never fail while the new
+    # api starts beside the old one, nginx switches over (reload) and the old one stops.
+    with RequestLoop(f"http://{lab.address(1)}/health") as loop:
+        v2 = play(inventory, "deploy.yml", "-e", "app_version=2.0.0")
     assert v2.returncode == 0, explain(v2)
+    assert loop.ok > 50 and loop.failed == 0, (loop.ok, loop.failed, loop.errors)
     assert_catalogizer_healthy(lab, "2.0.0")
 
     broken = play(inventory, "deploy.yml", "-e", "app_version=broken")
     assert broken.returncode == 2, explain(broken)
     for host in lab.hosts:
         assert re.search(
-            rf"deploy of broken failed on {host.name}: service api is not healthy after \d+s: "
-            rf"http://{re.escape(host.address)}:8080/health answered 503, wanted 200\n.*last \d+ log lines of api:.*"
+            rf"deploy of broken failed on {host.name}: service api-(blue|green) is not healthy after \d+s: "
+            rf"http://{re.escape(host.address)}:80\d\d/health answered 503, wanted 200\n.*last \d+ log lines of api-.*"
             r"rolled back to release \S+-2\.0\.0 \(version 2\.0\.0\)",
             broken.stdout,
             re.S,
         ), explain(broken)
     assert_catalogizer_healthy(lab, "2.0.0")
 
-    back = play(inventory, "rollback.yml")
+    with RequestLoop(f"http://{lab.address(1)}/health") as loop:
+        back = play(inventory, "rollback.yml")
     assert back.returncode == 0, explain(back)
+    assert loop.ok > 20 and loop.failed == 0, (loop.ok, loop.failed, loop.errors)
     assert_catalogizer_healthy(lab, "1.0.0")
 
     health = play(inventory, "health.yml")
     assert health.returncode == 0, explain(health)
-    for service in ("postgres", "redis", "api", "nginx"):
+    for service in ("postgres", "redis", "api-", "nginx"):
         assert f"service ok {service}" in health.stdout, explain(health)
 
 
@@ -202,10 +247,12 @@ def test_ai_diy(apps_fleet: tuple[LabSession, Path]) -> None:
             # Run by the init script, from the release's virtualenv.
             assert lab.ssh(host.index, "/etc/init.d/ai-diy status").returncode == 0
             pid = lab.ssh(host.index, "cat /run/ai-diy.pid", check=True).stdout.strip()
-            exe = lab.ssh(
-                host.index, f"readlink /proc/{pid}/exe; tr '\\0' ' ' < /proc/{pid}/cmdline", check=True
-            )
-            assert "/opt/ai-diy/releases/" in exe.stdout or "venv/bin/python" in exe.stdout, exe.stdout
+            proc = lab.ssh(
+                host.index,
+                f"readlink /proc/{pid}/cwd; tr '\\0' '\\n' < /proc/{pid}/environ | grep ^PATH=",
+                check=True,
+            ).stdout.split()
+            assert re.fullmatch(r"/opt/ai-diy/releases/\S+/src", proc[0]) and "/venv/bin:" in proc[1], proc
 
     v1 = play(inventory, "deploy.yml", "-e", "app_version=1.0.0")
     assert v1.returncode == 0, explain(v1)

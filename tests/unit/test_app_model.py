@@ -274,3 +274,32 @@ def test_service_kind() -> None:
     assert rc == 1
     assert any(e.startswith("app_git_repo: required") for e in result["errors"]), result
     assert any("unknown service" in e for e in result["errors"]), result
+
+
+def test_blue_green_plan() -> None:
+    bg = {
+        "service": "api",
+        "address": "127.0.0.1",
+        "ports": {"blue": 8080, "green": 8081},
+        "proxy_config": "nginx.conf",
+    }
+    settings = catalogizer(app_dir="/opt/catalogizer", deploy_strategy="blue_green", app_blue_green=bg)
+    rc, plan = run_model(settings)
+    assert rc == 0, plan
+    compose = plan["compose"]
+    assert "api-blue:" in compose and "api-green:" in compose and "\n  api:" not in compose
+    assert "image: __BG_IMAGE_BLUE__" in compose and "PORT: '8081'" in compose
+    assert "/opt/catalogizer/proxy:/etc/nginx/conf.d:ro" in compose
+    start = plan["scripts"]["start.sh"]
+    # The new color is healthy before nginx switches to it; the old one stops after the reload.
+    assert (
+        start.index('wait_healthy "api-$BG_COLOR"')
+        < start.index("upstream.conf")
+        < start.index("nginx -s reload")
+        < start.index('compose stop "api-$BG_OTHER"')
+    )
+    assert 'compose run --rm --no-TTY --no-deps "api-$BG_COLOR" migrate' in plan["scripts"]["hooks.sh"]
+    rc, result = run_model({**settings, "app_blue_green": {**bg, "ports": {"blue": 8080, "green": 8080}}})
+    assert rc == 1 and "app_blue_green.ports: blue and green need different ports" in result["errors"][0]
+    rc, result = run_model({**settings, "deploy_strategy": "canary"})
+    assert rc == 1 and result["errors"][0].startswith("deploy_strategy: 'canary' is not one of")
