@@ -415,6 +415,8 @@ def script_header(settings: dict[str, Any], compose_files: list[str]) -> str:
         'set -u\ncd "$(dirname "$0")"\n'
         + BG_ENV
         + f"PROJECT={Q(settings['app_project_name'])}\n"
+        # The app's own compose files can name the version: image: app:${APP_VERSION}.
+        + f"APP_VERSION={Q(str(settings.get('app_version', '')))}\nexport APP_VERSION\n"
         + f'compose() {{ docker compose --ansi never --project-name "$PROJECT" {" ".join(Q(a) for a in args)} "$@"; }}\n'
         f"LOG_LINES={int(settings.get('app_health_log_lines', 20))}\n"
         + (
