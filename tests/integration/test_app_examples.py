@@ -298,3 +298,51 @@ def test_app_settings_errors_before_any_host_is_touched(apps_fleet: tuple[LabSes
     assert "Take the deploy lock" not in result.stdout  # the second play never started
     releases = lab.ssh(1, "ls /opt/catalogizer/releases", check=True).stdout
     assert "3.0.0" not in releases
+
+
+# ---- CatalogAI, SpherosegV4, AI Chat: the same story, each on the fleet by itself ---------------
+
+# app -> (the service whose /version names the release, its base URL's port, the runbook's checks:
+# (path, port, what the body must contain))
+OTHER_APPS = {
+    "catalogai": ("backend", 8000, [("/health/", 8000, '"status":"ok"'), ("/", 3000, "<html")]),
+    "spherosegv4": (
+        "backend",
+        5001,
+        [("/health", 5001, '"status":"ok"'), ("/health", 5002, '"status":"healthy"'), ("/", 3000, "<html")],
+    ),
+    "ai-chat": ("backend", 3001, [("/health", 3001, '"status":"ok"'), ("/health", 8080, "healthy")]),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("app", sorted(OTHER_APPS))
+def test_other_examples(apps_fleet: tuple[LabSession, Path], app: str) -> None:
+    lab = apps_fleet[0]
+    _, port, checks = OTHER_APPS[app]
+    for host in lab.hosts:  # the examples share ports (5432, 8000, 8080, ...): one app at a time
+        lab.ssh(
+            host.index,
+            "docker rm -f $(docker ps -aq) >/dev/null 2>&1; /etc/init.d/ai-diy stop >/dev/null 2>&1; true",
+        )
+    inventory = example_inventory(apps_fleet, app)
+    bootstrap_twice(lab, inventory)
+
+    def assert_serving(version: str) -> None:
+        for host in lab.hosts:
+            for path, check_port, expect in checks:
+                url = f"http://{host.address}:{check_port}{path}"
+                body = lab.ssh(host.index, f"curl -fsS --max-time 5 {url}")
+                assert body.returncode == 0 and expect in body.stdout.replace(" ", ""), (url, body)
+            assert version_of(lab, host.index, f"http://{host.address}:{port}") == version
+
+    for version in ("1.0.0", "2.0.0"):
+        result = play(inventory, "deploy.yml", "-e", f"app_version={version}")
+        assert result.returncode == 0, explain(result)
+        assert_serving(version)
+    broken = play(inventory, "deploy.yml", "-e", "app_version=broken")
+    assert broken.returncode == 2 and "is not healthy after" in broken.stdout, explain(broken)
+    assert_serving("2.0.0")
+    back = play(inventory, "rollback.yml")
+    assert back.returncode == 0, explain(back)
+    assert_serving("1.0.0")
