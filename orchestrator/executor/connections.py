@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.modules.spec import to_bool
 from orchestrator.transport.base import BecomeSpec, Connection, ConnectionSpec
+from orchestrator.transport.liveness import AliveSettings
 from orchestrator.transport.local import LocalConnection
 from orchestrator.transport.ssh import SSHConnection, parse_ssh_common_args
 
@@ -33,6 +35,7 @@ class ConnectionDefaults:
     become_password: str | None = None
     port: int | None = None  # ansible.cfg remote_port, below ansible_port
     ssh_args: str = ""  # ansible.cfg ssh_args, below the host's ansible_ssh_common_args
+    alive: AliveSettings = field(default_factory=AliveSettings)  # --ssh-alive
 
 
 def _first(*values: Any) -> Any:
@@ -45,7 +48,10 @@ def connection_spec(
     common = parse_ssh_common_args(
         " ".join(
             [defaults.ssh_args]
-            + [str(hostvars.get(k) or "") for k in ("ansible_ssh_common_args", "ansible_ssh_extra_args")]
+            + [
+                str(hostvars.get(k) or "")
+                for k in ("ansible_ssh_args", "ansible_ssh_common_args", "ansible_ssh_extra_args")
+            ]
         )
     )
     checking = hostvars.get("ansible_host_key_checking")
@@ -69,7 +75,21 @@ def connection_spec(
         host_key_checking=mode,
         known_hosts_file=defaults.known_hosts_file or common.get("userknownhostsfile"),
         jump=common.get("proxyjump"),
+        alive=_alive_settings(common, defaults.alive),
     )
+
+
+def _alive_settings(options: Mapping[str, str], default: AliveSettings) -> AliveSettings:
+    """ServerAliveInterval / ServerAliveCountMax from the host's ssh args win over --ssh-alive."""
+    interval, count = default.interval, default.count_max
+    try:
+        if options.get("serveraliveinterval"):
+            interval = float(options["serveraliveinterval"])
+        if options.get("serveralivecountmax"):
+            count = int(options["serveralivecountmax"])
+    except ValueError:
+        return default  # ssh itself would refuse it; keep detection on rather than fail here
+    return AliveSettings(interval, count)
 
 
 def become_spec(
@@ -128,6 +148,34 @@ class ConnectionPool:
                 for key, value in conn.stats.as_dict().items():
                     figures[key] = figures.get(key, 0) + value
         return out
+
+    def abort_all(self) -> None:
+        """Interrupt: every running command and transfer on every host fails now."""
+        with self._lock:
+            connections = list(self._connections.values())
+        for conn in connections:
+            with contextlib.suppress(Exception):
+                conn.abort()
+
+    def clean_up_all(self, timeout: float) -> list[str]:
+        """After abort_all: each reachable host kills what was left running and removes this
+        run's temp files, all hosts at once, within `timeout`. Returns the hosts that confirmed."""
+        with self._lock:
+            connections = list(self._connections.values())
+        done: list[str] = []
+
+        def one(conn: Connection) -> None:
+            with contextlib.suppress(Exception):
+                if conn.clean_up(timeout):
+                    done.append(conn.spec.host)
+
+        threads = [threading.Thread(target=one, args=(c,), daemon=True) for c in connections]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + timeout + 0.2
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return sorted(done)
 
     def close_all(self) -> None:
         with self._lock:

@@ -87,6 +87,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     for name, func, text in (
         ("kill", _kill, "stop host I abruptly, keeping its files (a dead server)"),
         ("revive", _revive, "start a killed host I again with its files"),
+        ("stop", _stop, "freeze host I (SIGSTOP of all its processes): a hung server, for fault drills"),
+        ("cont", _cont, "thaw host I frozen by `stop`"),
         ("reset", _reset, "wipe everything host I changed and start it fresh"),
     ):
         cmd = sub.add_parser(name, help=text)
@@ -189,6 +191,20 @@ def _status(args: argparse.Namespace) -> int:
 def _kill(args: argparse.Namespace) -> int:
     _fleet(args).kill(args.i)
     print(f"orch lab: h{args.i} killed (its files are kept; `orch lab revive {args.i}`)", file=sys.stderr)
+    return 0
+
+
+@_guard
+def _stop(args: argparse.Namespace) -> int:
+    _fleet(args).stop(args.i)
+    print(f"orch lab: h{args.i} frozen (`orch lab cont {args.i}` thaws it)", file=sys.stderr)
+    return 0
+
+
+@_guard
+def _cont(args: argparse.Namespace) -> int:
+    _fleet(args).cont(args.i)
+    print(f"orch lab: h{args.i} running again", file=sys.stderr)
     return 0
 
 

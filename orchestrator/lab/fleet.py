@@ -270,6 +270,37 @@ class LabFleet:
         with self._lock():
             self._stop([i])
 
+    def stop(self, i: int) -> None:
+        """Freeze host i: SIGSTOP every process of it. Its TCP stack still answers (the kernel
+        ACKs), nothing replies: a frozen VM or a server hung on a dead NFS mount."""
+        self._signal_tree(i, signal.SIGSTOP)
+
+    def cont(self, i: int) -> None:
+        """Thaw a host frozen with stop()."""
+        self._signal_tree(i, signal.SIGCONT)
+
+    def _signal_tree(self, i: int, sig: signal.Signals) -> None:
+        self._require_host(i)
+        require_root_linux()
+        pid = self._read_pid(i)
+        if pid is None or not is_alive(*pid):
+            raise LabError(f"h{i} is not running")
+        done: set[int] = set()
+        # Walk until a pass finds nothing new: a process may fork while the walk goes on.
+        while True:
+            todo = [pid[0]]
+            found = False
+            while todo:
+                current = todo.pop()
+                if current not in done:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(current, sig)
+                    done.add(current)
+                    found = True
+                todo.extend(children(current))
+            if not found:
+                return
+
     def revive(self, i: int) -> LabHost:
         """Start a killed host again with the files it had (like a reboot)."""
         self._require_host(i)

@@ -72,6 +72,12 @@ class LabSession:
     def kill(self, which: int | str) -> None:
         self.fleet.kill(self.host(which).index)
 
+    def stop(self, which: int | str) -> None:
+        self.fleet.stop(self.host(which).index)
+
+    def cont(self, which: int | str) -> None:
+        self.fleet.cont(self.host(which).index)
+
     def revive(self, which: int | str) -> LabHost:
         return self.fleet.revive(self.host(which).index)
 

@@ -216,6 +216,8 @@ def write_content_script(
         # nothing is left behind in the directory or in /tmp.
         f"tmp= __up={quote(upload_path or '')}",
         "trap 'orch_rm_existing \"$tmp\" \"$__up\"' EXIT",
+        # An interrupted run kills the command (TERM/HUP): exit through the EXIT trap, which cleans.
+        "trap 'exit 143' TERM; trap 'exit 129' HUP",
         'orch_dirname "$d"',
         'mkdir -p -- "$__dir"' if make_parents else ":",
         '[ -d "$__dir" ] || orch_fail "Destination directory $__dir does not exist"',

@@ -12,6 +12,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from orchestrator.errors import ConnectError
+from orchestrator.transport.liveness import AliveSettings
+
 if TYPE_CHECKING:  # shell.py builds on this module
     from orchestrator.transport.shell import ShellLibrary, ShellSession
 
@@ -42,7 +45,7 @@ class ConnectionSpec:
     known_hosts_file: str | None = None  # None: ~/.ssh/known_hosts
     jump: str | None = None  # ProxyJump spec "user@host:port[,user@host:port]"
     ssh_config_file: str | None = None  # None: ~/.ssh/config when it exists
-    keepalive: int = 15  # seconds between SSH keepalives
+    alive: AliveSettings = field(default_factory=AliveSettings)  # ServerAliveInterval x ServerAliveCountMax
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,29 @@ class Connection(abc.ABC):
         self.stats = TransportStats()
         self._lock = threading.RLock()  # one command at a time per host; reentrant for _shell
         self._shells: dict[str | None, ShellSession] = {}  # login shell (None) and one per become user
+        self.temp_files: set[str] = set()  # uploaded by this run: removed on interrupt
+        self.aborted = False  # set by abort(): nothing new starts on this host
+
+    @property
+    def lost_reason(self) -> str | None:
+        """Why the host was declared dead (e.g. unanswered keepalives), once it was."""
+        return None
+
+    def abort(self) -> None:
+        """Interrupt: make running commands on this host fail at once (called from another thread)."""
+        self.aborted = True
+        for shell in list(self._shells.values()):
+            shell.broken = True
+            shell.carrier.close()
+
+    def clean_up(self, timeout: float) -> bool:
+        """After abort(): stop what the aborted commands left running and remove this run's temp
+        files on the host. True when done."""
+        return True
+
+    def check_not_aborted(self) -> None:
+        if self.aborted:
+            raise ConnectError(f"{self.spec.host}: interrupted")
 
     @abc.abstractmethod
     def _shell(self, become: BecomeSpec | None) -> ShellSession:
@@ -115,10 +141,17 @@ class Connection(abc.ABC):
         The script runs in its own subshell, so a syntax error or `exit` in it cannot disturb the
         persistent shell. `timeout` expiring raises TimeoutError (the host stays usable).
         """
+        self.check_not_aborted()
         with self._lock:
-            result, sent, received = self._shell(become).run(
-                script, stdin=stdin, env=env, timeout=timeout, library=library
-            )
+            self.check_not_aborted()
+            try:
+                result, sent, received = self._shell(become).run(
+                    script, stdin=stdin, env=env, timeout=timeout, library=library
+                )
+            except ConnectError:
+                if self.lost_reason:
+                    raise ConnectError(f"{self.spec.host}: {self.lost_reason}") from None
+                raise
             self.stats.count(sent=sent, received=received, round_trips=1)
             return result
 

@@ -115,11 +115,15 @@ class Carrier(Protocol):
 class ShellSession:
     """One persistent shell: sends commands, reads framed results. Not thread-safe by itself."""
 
-    def __init__(self, carrier: Carrier, host: str) -> None:
+    def __init__(self, carrier: Carrier, host: str, *, reports_pid: bool = False) -> None:
         self.carrier = carrier
         self.host = host
         self.broken = False
         self.defined: set[str] = set()  # keys of the libraries this shell has evaluated
+        # A shell started with SHELL_START prints its PID (= its process group: sshd made it a
+        # session leader) as the first line of stderr; an interrupt kills that group.
+        self.pid: int | None = None
+        self._pid_pending = reports_pid
 
     def run(
         self,
@@ -160,11 +164,28 @@ class ShellSession:
                     out_end = out.rfind(end_out)
             if chunk_err:
                 err += chunk_err
+                if self._pid_pending and b"\n" in err:
+                    first, _, rest = bytes(err).partition(b"\n")
+                    self.pid = int(first) if first.strip().isdigit() else None
+                    self._pid_pending = False
+                    err = bytearray(rest)
                 if err_end < 0 and err.endswith(end_err):
                     err_end = len(err) - len(end_err)
         rc = int(out[out_end + len(end_out) :].strip() or b"0")
         result = CommandResult(rc=rc, stdout=bytes(out[:out_end]), stderr=bytes(err[:err_end]))
         return result, len(payload), len(out) + len(err)
+
+
+# The login shell of a connection: report the PID (see ShellSession.pid), sweep upload temp files
+# that an earlier, crashed run of orch left (this user's, untouched for 10 minutes, so a
+# concurrent run's upload is safe), in the background so no round trip waits for it, then become
+# the persistent shell. `find -mmin` is not POSIX but GNU, busybox and BSD all have it.
+SHELL_START = (
+    "echo $$ >&2; "
+    "( find /tmp -maxdepth 1 -name '.orch-upload-*' -user \"$(id -u)\" -mmin +10 "
+    "-exec rm -f {} + ) </dev/null >/dev/null 2>&1 & "
+    "exec /bin/sh"
+)
 
 
 def become_command(become: BecomeSpec, prompt: str, ready: str) -> str:

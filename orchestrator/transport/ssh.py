@@ -7,6 +7,7 @@ small command waits on Nagle + delayed ACK (~40 ms on loopback).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hmac
 import os
@@ -15,13 +16,21 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import paramiko
 
 from orchestrator.errors import ConnectError
 from orchestrator.transport.base import BecomeSpec, Connection, ConnectionSpec
 from orchestrator.transport.hostkeys import KnownHosts, host_key_policy
-from orchestrator.transport.shell import ShellSession, become_command, become_handshake
+from orchestrator.transport.liveness import ConnectDeadline, KeepaliveWatch, silence_paramiko
+from orchestrator.transport.shell import (
+    SHELL_START,
+    ShellSession,
+    become_command,
+    become_handshake,
+    quote,
+)
 
 CONNECT_ATTEMPTS = 3
 
@@ -29,6 +38,7 @@ CONNECT_ATTEMPTS = 3
 # (util.constant_time_bytes_eq); hmac.compare_digest is the same constant-time comparison in C.
 # In a profile of a 30-host run it was the largest self time of the transport threads.
 paramiko.util.constant_time_bytes_eq = hmac.compare_digest
+silence_paramiko()
 
 
 class ChannelCarrier:
@@ -74,7 +84,13 @@ class SSHConnection(Connection):
         self._client: paramiko.SSHClient | None = None
         self._jump_clients: list[paramiko.SSHClient] = []
         self._sftp: paramiko.SFTPClient | None = None
+        self._watch: KeepaliveWatch | None = None
+        self._killed_groups: set[int] = set()
         self.login_user: str = spec.user or ""
+
+    @property
+    def lost_reason(self) -> str | None:
+        return self._watch.reason if self._watch is not None else None
 
     # -- connecting ---------------------------------------------------------------------------
 
@@ -83,41 +99,56 @@ class SSHConnection(Connection):
             transport = self._client.get_transport()
             if transport is not None and transport.is_active():
                 return self._client
-            raise ConnectError(f"{self.spec.host}: connection lost")
+            raise ConnectError(f"{self.spec.host}: {self.lost_reason or 'connection lost'}")
         settings = resolve_ssh_settings(self.spec)
         self.login_user = settings.user
+        # One deadline for the whole connect, retries included: a stopped host (TCP accepted by
+        # its kernel, no banner ever) costs connect_timeout, whatever paramiko raises on the way.
+        timeout = self.spec.connect_timeout
+        deadline = time.monotonic() + timeout
         delay = 0.5
         last_error: Exception | None = None
         for attempt in range(CONNECT_ATTEMPTS):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
             try:
-                self._client = self._open_client(settings, self.spec.host)
+                self._client = self._open_client(settings, self.spec.host, remaining)
                 self.stats.count(connections=1)
                 return self._client
             except ConnectError:
                 raise
             except (OSError, paramiko.SSHException, EOFError) as exc:
                 last_error = exc
-                if attempt + 1 < CONNECT_ATTEMPTS and _retryable(exc):
+                if attempt + 1 < CONNECT_ATTEMPTS and _retryable(exc) and deadline - time.monotonic() > delay:
                     time.sleep(delay)
                     delay *= 2
                     continue
                 break
-        raise ConnectError(
-            f"{self.spec.host}: cannot connect to {settings.describe()}: {_describe(last_error)}"
-        )
+        if last_error is None or time.monotonic() >= deadline - 0.05:
+            reason = f"no answer within {timeout:g} s"
+            if last_error is not None and not isinstance(last_error, (socket.timeout, TimeoutError)):
+                reason += f" ({_describe(last_error)})"
+        else:
+            reason = _describe(last_error)
+        raise ConnectError(f"{self.spec.host}: cannot connect to {settings.describe()}: {reason}")
 
-    def _open_client(self, settings: SSHSettings, label: str) -> paramiko.SSHClient:
+    def _open_client(
+        self, settings: SSHSettings, label: str, budget: float | None = None
+    ) -> paramiko.SSHClient:
         sock: socket.socket | paramiko.Channel | paramiko.ProxyCommand
+        budget = self.spec.connect_timeout if budget is None else budget
+        tcp: socket.socket | None = None
         if settings.jump:
             sock = self._jump_channel(settings)
         elif settings.proxy_command:
             sock = paramiko.ProxyCommand(settings.proxy_command)
         else:
-            sock = socket.create_connection(
-                (settings.address, settings.port), timeout=self.spec.connect_timeout
-            )
+            sock = tcp = socket.create_connection((settings.address, settings.port), timeout=budget)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client, known = self._new_client(settings)
+        guard = ConnectDeadline(budget)
+        guard.arm(tcp)
         try:
             client.connect(
                 settings.address,
@@ -127,9 +158,9 @@ class SSHConnection(Connection):
                 key_filename=settings.identity_files or None,
                 look_for_keys=not settings.identity_files,
                 allow_agent=True,
-                timeout=self.spec.connect_timeout,
-                banner_timeout=self.spec.connect_timeout,
-                auth_timeout=self.spec.connect_timeout,
+                timeout=budget,
+                banner_timeout=budget,
+                auth_timeout=budget,
                 sock=sock,
             )
         except paramiko.BadHostKeyException as exc:
@@ -144,12 +175,18 @@ class SSHConnection(Connection):
         except paramiko.AuthenticationException as exc:
             client.close()
             raise ConnectError(f"{label}: authentication failed for user {settings.user!r}: {exc}") from None
-        except ConnectError:
+        except BaseException:
             client.close()
             raise
+        finally:
+            guard.disarm()
+        if guard.expired:
+            client.close()
+            raise TimeoutError("connect deadline passed")
         transport = client.get_transport()
         assert transport is not None
-        transport.set_keepalive(self.spec.keepalive)
+        if label == self.spec.host:  # the target, not a jump hop
+            self._watch = KeepaliveWatch(transport, tcp, self.spec.alive)
         return client
 
     def _jump_channel(self, settings: SSHSettings) -> paramiko.Channel:
@@ -198,15 +235,19 @@ class SSHConnection(Connection):
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise ConnectError(f"{self.spec.host}: cannot open a session: {_describe(exc)}") from None
         carrier = ChannelCarrier(channel)
-        if key is None:
-            channel.exec_command("/bin/sh")
-        else:
-            assert become is not None
-            prompt, ready = _random_token("orch-sudo-prompt"), _random_token("orch-ready")
-            channel.exec_command(become_command(become, prompt, ready))
-            become_handshake(carrier, become, prompt, ready, self.spec.host, self.spec.connect_timeout)
-            self.stats.count(round_trips=1)
-        shell = ShellSession(carrier, self.spec.host)
+        try:
+            if key is None:
+                channel.exec_command(SHELL_START)
+            else:
+                assert become is not None
+                prompt, ready = _random_token("orch-sudo-prompt"), _random_token("orch-ready")
+                channel.exec_command(become_command(become, prompt, ready))
+                become_handshake(carrier, become, prompt, ready, self.spec.host, self.spec.connect_timeout)
+                self.stats.count(round_trips=1)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            why = self.lost_reason or _describe(exc)
+            raise ConnectError(f"{self.spec.host}: cannot start a shell: {why}") from None
+        shell = ShellSession(carrier, self.spec.host, reports_pid=key is None)
         self._shells[key] = shell
         return shell
 
@@ -223,24 +264,87 @@ class SSHConnection(Connection):
 
     def put(self, data: bytes, remote_path: str, mode: int = 0o600) -> None:
         with self._lock:
+            self.check_not_aborted()
             sftp = self._sftp_client()
-            # Create with the final mode so the content is never readable by others, even briefly.
-            with sftp.open(remote_path, "wb") as handle:
-                handle.chmod(mode)
-                handle.set_pipelined(True)
-                handle.write(data)
+            self.temp_files.add(remote_path)
+            try:
+                # Create with the final mode so the content is never readable by others, even briefly.
+                with sftp.open(remote_path, "wb") as handle:
+                    handle.chmod(mode)
+                    handle.set_pipelined(True)
+                    handle.write(data)
+            except (OSError, EOFError, paramiko.SSHException) as exc:
+                self._raise_lost(exc, "copying a file")
             self.stats.count(sent=len(data), round_trips=3)
 
     def get(self, remote_path: str) -> bytes:
         with self._lock:
+            self.check_not_aborted()
             sftp = self._sftp_client()
-            with sftp.open(remote_path, "rb") as handle:
-                handle.prefetch()
-                data = handle.read()
+            try:
+                with sftp.open(remote_path, "rb") as handle:
+                    handle.prefetch()
+                    data = handle.read()
+            except (OSError, EOFError, paramiko.SSHException) as exc:
+                self._raise_lost(exc, "fetching a file")
             self.stats.count(received=len(data), round_trips=2)
             return data
 
+    def _alive(self) -> bool:
+        transport = self._client.get_transport() if self._client is not None else None
+        return transport is not None and transport.is_active()
+
+    def _raise_lost(self, exc: BaseException, doing: str) -> NoReturn:
+        if isinstance(exc, OSError) and self._alive() and not isinstance(exc, (socket.timeout, TimeoutError)):
+            raise exc  # the host answered: a remote file error (ENOENT...), the module reports it
+        why = self.lost_reason or _describe(exc if isinstance(exc, Exception) else None)
+        raise ConnectError(f"{self.spec.host}: connection lost while {doing}: {why}") from None
+
+    def abort(self) -> None:
+        """Interrupt: make every command and transfer on this host fail now (another thread may
+        be blocked in them), keeping the connection so `clean_up` can still reach the host."""
+        self.aborted = True
+        for shell in list(self._shells.values()):
+            shell.broken = True
+            if shell.pid is not None:
+                self._killed_groups.add(shell.pid)
+            with contextlib.suppress(Exception):
+                shell.carrier.close()
+        sftp, self._sftp = self._sftp, None
+        if sftp is not None:
+            with contextlib.suppress(Exception):
+                sftp.close()
+
+    def clean_up(self, timeout: float) -> bool:
+        """After abort(): kill what the aborted commands left running (their shells' process
+        groups) and remove this run's upload temp files, on a channel of its own. True when the
+        host confirmed it within `timeout`."""
+        transport = self._client.get_transport() if self._client is not None else None
+        if transport is None or not transport.is_active():
+            return False
+        words = [f"kill -TERM -- -{pid} 2>/dev/null" for pid in sorted(self._killed_groups)]
+        if self.temp_files:
+            words.append("rm -f -- " + " ".join(quote(p) for p in sorted(self.temp_files)))
+        if not words:
+            return True
+        try:
+            channel = transport.open_session(timeout=timeout)
+            channel.settimeout(timeout)
+            channel.exec_command("; ".join(words) + "; exit 0")
+            deadline = time.monotonic() + timeout
+            while not channel.exit_status_ready() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            done = channel.exit_status_ready()
+            channel.close()
+        except (paramiko.SSHException, OSError, EOFError):
+            return False
+        if done:
+            self.temp_files.clear()
+        return done
+
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.stop()
         with self._lock:
             for shell in self._shells.values():
                 shell.carrier.close()
