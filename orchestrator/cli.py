@@ -7,13 +7,15 @@ Settings not given on the command line come from ansible.cfg / ANSIBLE_* (orches
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from orchestrator import __version__
-from orchestrator.exitcodes import EXIT_INTERRUPTED, EXIT_INVALID
+from orchestrator.exitcodes import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID
 
 if TYPE_CHECKING:
     import argparse
@@ -35,6 +37,8 @@ def _inventory_args(parser: argparse.ArgumentParser) -> None:
 
 def _run_args(parser: argparse.ArgumentParser) -> None:
     """Options of play and run. Defaults of None mean: from ANSIBLE_* / ansible.cfg / orch's default."""
+    import argparse
+
     from orchestrator.config import HOST_KEY_MODES
 
     _inventory_args(parser)
@@ -66,6 +70,14 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
         help="fail a task that runs longer than this many seconds (default: no limit)",
     )
     parser.add_argument(
+        "--ssh-alive",
+        type=_alive_option,
+        default=None,
+        metavar="SECONDSxCOUNT",
+        help="declare a host unreachable when COUNT keepalives sent every SECONDS of silence go "
+        "unanswered (OpenSSH's ServerAliveInterval x ServerAliveCountMax; default 15x3, 0 = off)",
+    )
+    parser.add_argument(
         "--host-key-checking", choices=HOST_KEY_MODES, help="known_hosts policy (default accept-new)"
     )
     parser.add_argument("--known-hosts", help="known_hosts file (default ~/.ssh/known_hosts)")
@@ -77,7 +89,25 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
         "--stats", action="store_true", help="print connections, round trips and bytes per host"
     )
     parser.add_argument("--list-hosts", action="store_true", help="list the hosts each play would run on")
+    parser.add_argument(
+        "--retry",
+        action="store_true",
+        help="run only on the hosts that failed, were unreachable or were interrupted the last "
+        "time this same command ran (see orch history)",
+    )
+    parser.add_argument("--retry-of", metavar="ID", help=argparse.SUPPRESS)  # used by `orch retry ID`
     _vault_args(parser)
+
+
+def _alive_option(text: str) -> Any:
+    import argparse
+
+    from orchestrator.transport.liveness import AliveSettings
+
+    try:
+        return AliveSettings.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _vault_args(parser: argparse.ArgumentParser) -> None:
@@ -183,6 +213,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     config.set_defaults(func=cmd_config)
 
+    hist = _command(
+        sub, "history", "list past runs, or show one (orch history show ID)",
+        "Every orch play / orch run leaves a record (redacted, 0600) under $XDG_STATE_HOME/orch/runs "
+        "(default ~/.local/state/orch/runs); the newest ORCH_HISTORY_KEEP (100) are kept.",
+        "  orch history\n  orch history show            # the latest run\n  orch history show 20261207T0612",
+    )  # fmt: skip
+    hist.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    hist.add_argument("id", nargs="?", help="run id (a unique prefix will do; default the latest)")
+    hist.add_argument("-n", type=int, default=20, help="how many runs to list (default 20)")
+    hist.set_defaults(func=cmd_history)
+
+    retry = _command(
+        sub, "retry", "rerun a past run's command on its failed/unreachable/interrupted hosts only",
+        "Reruns the command line of a recorded run (default: the latest), limited to the hosts that "
+        "failed, were unreachable, were interrupted or never ran. Same as adding --retry to it.",
+        "  orch retry\n  orch retry 20261207T0612",
+    )  # fmt: skip
+    retry.add_argument("id", nargs="?", help="run id (default the latest run)")
+    retry.set_defaults(func=cmd_retry)
+
     from orchestrator.lab.cli import register as register_lab
     from orchestrator.vault.cli import register as register_vault
 
@@ -234,6 +284,7 @@ def _settings(args: argparse.Namespace) -> Any:
     from orchestrator import config, redact
     from orchestrator.executor.connections import ConnectionDefaults
     from orchestrator.executor.task_runner import RunSettings
+    from orchestrator.transport.liveness import AliveSettings
 
     password = None
     if args.ask_become_pass:
@@ -259,6 +310,7 @@ def _settings(args: argparse.Namespace) -> Any:
             become_password=password,
             port=cfg.get("remote_port"),
             ssh_args=cfg.get("ssh_args"),
+            alive=args.ssh_alive or AliveSettings(),
         ),
     )
 
@@ -290,7 +342,9 @@ def _check_limit(inventory: Any, limit: str | None, pattern: str = "all") -> Non
     check_limit(inventory, limit, pattern)
 
 
-def _reporters(args: argparse.Namespace, adhoc: bool) -> tuple[Callable[[Any], None], Callable[[], None]]:
+def _reporters(
+    args: argparse.Namespace, adhoc: bool, extra: Sequence[Any] = ()
+) -> tuple[Callable[[Any], None], Callable[[], None]]:
     from orchestrator import redact
     from orchestrator.report import make_reporters
 
@@ -301,6 +355,7 @@ def _reporters(args: argparse.Namespace, adhoc: bool) -> tuple[Callable[[Any], N
         show_stats=getattr(args, "stats", False),
         adhoc="one-line" if adhoc and args.one_line else "minimal" if adhoc else None,
     )
+    reporters = [*reporters, *extra]
 
     def emit(event: Any) -> None:
         event = redact.scrub_event(event)  # the one door to every output: secrets never pass
@@ -324,7 +379,9 @@ def _execute(
     *,
     adhoc: bool = False,
 ) -> int:
+    from orchestrator import history, redact
     from orchestrator.executor.runner import PlaybookRunner, RunOptions
+    from orchestrator.interrupts import stop_cleanly_on_signals
 
     options = RunOptions(
         limit=args.limit,
@@ -338,15 +395,78 @@ def _execute(
         start_at_task=getattr(args, "start_at_task", None),
         step=_ask_step if getattr(args, "step", False) else None,
     )
-    emit, close = _reporters(args, adhoc)
+    recorder = history.RunRecorder(
+        command=args.command,
+        argv=_recorded_argv(args),
+        inventories=list(args.inventory or []),
+        playbooks=[playbook.path] if not adhoc else [],
+        extra_vars=options.extra_vars,
+    )
+    emit, close = _reporters(args, adhoc, extra=[recorder])
     runner = PlaybookRunner(playbook, inventory, options, emit)
+    code, error = EXIT_INTERNAL, None
+    signals = None
     try:
-        code = runner.run()
+        with stop_cleanly_on_signals(runner.interrupt) as signals:
+            code = runner.run()
+    except Exception as exc:  # an orch bug: one line here, the traceback in the run record
+        error = traceback.format_exc()
+        print(
+            f"ERROR: internal error ({type(exc).__name__}: {redact.mask(str(exc))}); "
+            "the traceback is in the run record (orch history show)",
+            file=sys.stderr,
+        )
     finally:
         close()
+        path = recorder.finish(code, error)
+        if path is not None and args.verbose:
+            print(f"run record: {path}", file=sys.stderr)
     if not adhoc:
         _write_retry_file(playbook.path, runner.stats)
+    if signals is not None and signals.signaled:
+        # A worker may still be stuck where no closed channel reaches (a connect in progress, a
+        # template): everything is reported and recorded, so do not wait for it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
     return code
+
+
+def _recorded_argv(args: argparse.Namespace) -> list[str]:
+    """The command line as `--retry` finds it again: without --retry / --retry-of."""
+    out: list[str] = []
+    skip = False
+    for word in getattr(args, "raw_argv", None) or []:
+        if skip:
+            skip = False
+        elif word == "--retry-of":
+            skip = True
+        elif word != "--retry" and not word.startswith("--retry-of="):
+            out.append(word)
+    return out
+
+
+def _apply_retry(args: argparse.Namespace) -> int | None:
+    """--retry / --retry-of ID: limit the run to the hosts the earlier run did not finish well.
+    Returns an exit code when there is nothing to run."""
+    from orchestrator import history
+    from orchestrator.errors import OrchError
+
+    run_id = getattr(args, "retry_of", None)
+    if run_id is None and not getattr(args, "retry", False):
+        return None
+    record = history.load_record(run_id) if run_id else history.find_previous(_recorded_argv(args))
+    if record is None:
+        raise OrchError(
+            f"no run {run_id!r} in the history" if run_id else "--retry: no earlier run of this command in the history"
+        )
+    hosts = history.retry_hosts(record)
+    if not hosts:
+        print(f"nothing to retry: every host of run {record['id']} finished well", file=sys.stderr)
+        return 0
+    print(f"retrying run {record['id']} on {len(hosts)} host(s): {', '.join(hosts)}", file=sys.stderr)
+    args.limit = ",".join(hosts)
+    return None
 
 
 def _write_retry_file(playbook_path: str, stats: Any) -> None:
@@ -386,6 +506,9 @@ def cmd_play(args: argparse.Namespace) -> int:
 
     extra = parse_extra_vars(args.extra_vars)
     inventory = _load_inventory(args)
+    nothing = _apply_retry(args)
+    if nothing is not None:
+        return nothing
     if not (args.syntax_check or args.list_tasks or args.list_tags):
         _check_limit(inventory, args.limit)
     code = 0
@@ -440,6 +563,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from orchestrator.playbook.model import Play, Playbook
 
     inventory = _load_inventory(args)
+    nothing = _apply_retry(args)
+    if nothing is not None:
+        return nothing
     _check_limit(inventory, args.limit, args.pattern)
     if args.list_hosts:
         hosts = inventory.select(args.pattern, args.limit)
@@ -548,6 +674,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     parser = build_parser()
     args = parser.parse_args(words)
+    args.raw_argv = words
     from orchestrator import config, redact
     from orchestrator.errors import OrchError
 
@@ -569,6 +696,66 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in _error_lines(exc):
             print(redact.mask(line), file=sys.stderr)
         return int(getattr(exc, "exit_code", EXIT_INVALID))
+    except BrokenPipeError:  # `orch history | head`: the reader is gone, nothing more to say
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (ValueError, UnicodeError, RecursionError) as exc:
+        # What a value given on the command line or in a file can still cause while loading
+        # (before any host is touched): the input is invalid, say so in one line.
+        print(f"ERROR: invalid input: {redact.mask(str(exc)) or type(exc).__name__}", file=sys.stderr)
+        return EXIT_INVALID
+    except Exception as exc:
+        # An orch bug outside a run (a run records its own): one line, the traceback with -vvv.
+        if getattr(args, "verbose", 0) >= 3:
+            traceback.print_exc()
+        print(
+            f"ERROR: internal error ({type(exc).__name__}: {redact.mask(str(exc))}); -vvv shows the traceback",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from orchestrator import history
+    from orchestrator.errors import OrchError
+
+    if args.action == "show" or args.id:
+        record = history.load_record(args.id)
+        if record is None:
+            raise OrchError(f"no run {args.id!r} in the history ({history.runs_dir()})")
+        print(history.render_record(record))
+        return 0
+    records = history.list_records()[-max(1, args.n) :]
+    if not records:
+        print(f"no runs recorded yet ({history.runs_dir()})")
+        return 0
+    rows = [["ID", "STARTED", "PLAYBOOK", "HOSTS ok/chg/fail/unr", "EXIT", "TIME"]]
+    rows += [history.summary_line(r) for r in records]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    from orchestrator import history, redact
+    from orchestrator.errors import OrchError
+
+    record = history.load_record(args.id)
+    if record is None:
+        raise OrchError(f"no run {args.id!r} in the history" if args.id else "no runs in the history yet")
+    argv = list(record.get("argv") or [])
+    if not argv or argv[0] not in ("play", "run"):
+        raise OrchError(f"run {record['id']} cannot be retried (command {record.get('command')!r})")
+    if any(redact.MASK in word for word in argv):
+        raise OrchError(
+            f"the command line of run {record['id']} held secrets (masked in the record); "
+            "run it again yourself with --retry added"
+        )
+    if record.get("cwd") and os.path.isdir(record["cwd"]):
+        os.chdir(record["cwd"])
+    return main([*argv, "--retry-of", str(record["id"])])
 
 
 def _error_lines(exc: OrchError) -> list[str]:

@@ -9,6 +9,7 @@ EXIT_INVALID = 3  # playbook, inventory, config or vault error found before any 
 EXIT_UNREACHABLE = 4
 EXIT_BAD_OPTIONS = 5
 EXIT_INTERRUPTED = 99
+EXIT_INTERNAL = 250  # an orch bug ended the run (Ansible's code for an unexpected error)
 
 # For `--help` epilogs and the README: (code, meaning).
 EXIT_CODES: tuple[tuple[int, str], ...] = (
@@ -18,5 +19,6 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (EXIT_INVALID, "invalid playbook, inventory, ansible.cfg, -e value or vault secret (nothing was run)"),
     (EXIT_UNREACHABLE, "a host was unreachable (wins over 2)"),
     (EXIT_BAD_OPTIONS, "bad command-line options"),
-    (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C, SIGTERM, SIGHUP): recap, --json and run record written"),
+    (EXIT_INTERNAL, "internal error, an orch bug (the traceback is in the run record: orch history show)"),
 )

@@ -12,6 +12,7 @@ Where Ansible would silently create a variable named `_raw_params` from words th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,7 +40,10 @@ def parse_one(value: str) -> dict[str, Any]:
         data = load_yaml_file(text[1:], error=ExtraVarsError)
         where = f"-e {value}"
     elif text.startswith(("{", "[")):
-        data = load_yaml_text(text, "<-e value>", error=ExtraVarsError)
+        try:  # JSON first: YAML leaves a \ud83d\ude00 pair as two lone surrogates, JSON makes the emoji
+            data = json.loads(text)
+        except ValueError:
+            data = load_yaml_text(text, "<-e value>", error=ExtraVarsError)
         where = f"-e {_short(value)}"
     elif not text:
         return {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -94,6 +94,7 @@ class PlayRunner:
             ),
         )
         self.state: dict[str, HostRun] = {h: HostRun() for h in hosts}
+        self.interrupted: set[str] = set()  # hosts whose task was stopped by an interrupt
         self.batch: list[str] = []  # the serial batch being run
         self._active: tuple[int, list[str], list[str], list[str]] | None = None  # see active_hosts
         self.stop_run = False  # set when Ansible would not run the playbook's later plays
@@ -125,6 +126,10 @@ class PlayRunner:
     def run(self) -> None:
         self.emit(PlayStart(self.play.name, tuple(self.hosts)))
         for batch in serial_batches(self.hosts, self._play_keyword(self.play.serial)):
+            if self.runner.aborted.is_set():
+                return
+            for h in batch:
+                self.stats.setdefault(h, HostStats())  # the recap lists the batch, even a host stopped early
             self.batch = batch
             try:
                 self._run_batch(batch)
@@ -190,7 +195,7 @@ class PlayRunner:
     def walk(self, items: Iterable[Task | Block], hosts: list[str], frame: Frame, batch: list[str]) -> None:
         for item in items:
             active = [h for h in hosts if self.state[h].active]
-            if not active:
+            if not active or self.runner.aborted.is_set():
                 return
             if isinstance(item, Block):
                 self._walk_block(item, active, frame, batch)
@@ -284,8 +289,10 @@ class PlayRunner:
                 with gate:
                     return self.runner.run(host, task, frame)
 
-        futures = {h: self.pool.submit(run, h, task, frame) for h in hosts}
-        recorded = [self._record(task, h, future.result(), frame, batch) for h, future in futures.items()]
+        futures = {self.pool.submit(run, h, task, frame): h for h in hosts}
+        # Record (and so report) each host as it finishes: a stalled host must not hold back the
+        # results of the others until it is declared unreachable.
+        recorded = [self._record(task, futures[f], f.result(), frame, batch) for f in as_completed(futures)]
         return any(recorded)
 
     def _announce(self, task: Task, hosts: list[str], handler: bool, frame: Frame) -> None:
@@ -305,7 +312,10 @@ class PlayRunner:
         stats = self.stats.setdefault(host, HostStats())
         state = self.state[host]
         with self._lock:
-            if outcome.unreachable:
+            if outcome.interrupted:
+                state.ended = True
+                self.interrupted.add(host)
+            elif outcome.unreachable:
                 ignore = frame.keyword("ignore_unreachable", task.options)
                 if ignore is not None and to_bool(ignore):
                     stats.skipped += 1
@@ -507,6 +517,8 @@ class PlayRunner:
     def flush_handlers(self, hosts: list[str]) -> None:
         """Run notified handlers in definition order, once per host (meta: flush_handlers too).
         A handler may notify a later one; both run in this flush."""
+        if self.runner.aborted.is_set():
+            return
         for index in range(len(self.handlers)):
             handler, frame = self.handlers[index]
             targets = [

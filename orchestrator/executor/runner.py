@@ -41,6 +41,8 @@ ANSIBLE_VERSION = {
     "string": f"2.19.0 (orch {__version__})",
 }
 
+CLEANUP_TIMEOUT = 1.5  # seconds an interrupted run gives hosts to kill its commands and remove temp files
+
 
 @dataclass
 class RunOptions:
@@ -79,7 +81,15 @@ class PlaybookRunner:
         self._out: set[str] = set()  # failed or unreachable: not in later plays
         self._start_at = options.start_at_task
         self._stepping = options.step is not None
+        self.aborted = threading.Event()  # set by interrupt(): no task starts after it
+        self.interrupted_hosts: set[str] = set()
         inventory.add_vars_dir(playbook.basedir)
+
+    def interrupt(self) -> None:
+        """Stop the run (Ctrl-C, SIGTERM, SIGHUP; called from any thread): no task starts any
+        more, and every running command and transfer fails at once (its channel is closed)."""
+        self.aborted.set()
+        self.pool.abort_all()
 
     def run(self) -> int:
         started = time.monotonic()
@@ -89,15 +99,29 @@ class PlaybookRunner:
         workers = ThreadPoolExecutor(max_workers=max(1, self.options.forks), thread_name_prefix="orch-host")
         try:
             for play in self.playbook.plays:
-                if not self._run_play(play, workers):
+                if self.aborted.is_set() or not self._run_play(play, workers):
                     break
         finally:
-            workers.shutdown(wait=True, cancel_futures=True)
+            # After an interrupt a worker may still be stuck where a closed channel cannot reach
+            # (a connect in progress): do not wait for it, the CLI exits without it.
+            workers.shutdown(wait=not self.aborted.is_set(), cancel_futures=True)
+            if self.aborted.is_set():
+                self._after_interrupt()
             transport = self.pool.stats_by_host()
             self.pool.close_all()
-        code = host_status_for_exit(self.stats)
+        code = EXIT_INTERRUPTED if self.aborted.is_set() else host_status_for_exit(self.stats)
         self.emit(PlaybookEnd(self.stats, code, time.monotonic() - started, transport))
         return code
+
+    def _after_interrupt(self) -> None:
+        cleaned = self.pool.clean_up_all(CLEANUP_TIMEOUT)
+        hosts = sorted(self.interrupted_hosts)
+        text = "Interrupted: no task was started after the signal"
+        if hosts:
+            text += f"; tasks stopped on {len(hosts)} host(s): {', '.join(hosts)}"
+        if cleaned:
+            text += f"; orch's temp files removed on {len(cleaned)} host(s)"
+        self.emit(Message("error", text))
 
     def _run_play(self, play: Play, workers: ThreadPoolExecutor) -> bool:
         """Run one play; False when the run must stop (Ansible's break_play)."""
@@ -144,6 +168,7 @@ class PlaybookRunner:
             play_frame=frame,
         )
         play_runner.run()
+        self.interrupted_hosts.update(play_runner.interrupted)
         self._out.update(h for h, st in play_runner.state.items() if st.failed or st.unreachable)
         return not play_runner.stop_run
 
@@ -160,6 +185,7 @@ class PlaybookRunner:
             all_hosts=list(self.inventory.hosts),
             basedir=self.playbook.basedir,
             inventory_update=self.apply_inventory_change,
+            aborted=self.aborted,
         )
 
     def apply_inventory_change(self, host: str, data: Mapping[str, Any]) -> bool:

@@ -6,6 +6,7 @@ order, and calls `TaskRunner.run` from worker threads.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -110,6 +111,7 @@ class HostOutcome:
     result: TaskResult
     item_results: list[TaskResult] = field(default_factory=list)
     unreachable: bool = False
+    interrupted: bool = False  # the run was interrupted while (or before) this task ran
 
     @property
     def failed(self) -> bool:
@@ -133,6 +135,7 @@ class TaskRunner:
         all_hosts: list[str],
         basedir: str,
         inventory_update: Callable[[str, Mapping[str, Any]], bool] | None = None,
+        aborted: threading.Event | None = None,
     ) -> None:
         self.templar = templar
         self.lazy_vars = lazy_vars
@@ -145,6 +148,7 @@ class TaskRunner:
         self.all_hosts = all_hosts
         self.basedir = basedir
         self.inventory_update = inventory_update
+        self.aborted = aborted if aborted is not None else threading.Event()
 
     # -- variables ------------------------------------------------------------------------------
 
@@ -187,9 +191,13 @@ class TaskRunner:
 
     def run(self, host: str, task: Task, frame: Frame) -> HostOutcome:
         started = time.monotonic()
+        if self.aborted.is_set():
+            return self.interrupted_outcome(host, task, started)
         try:
-            return self._run(host, task, frame, started)
+            outcome = self._run(host, task, frame, started)
         except ConnectError as exc:
+            if self.aborted.is_set():
+                return self.interrupted_outcome(host, task, started)
             result = self._result(
                 host, task, Status.UNREACHABLE, {"msg": exc.message, "unreachable": True}, started
             )
@@ -201,6 +209,17 @@ class TaskRunner:
             return HostOutcome(
                 self._result(host, task, Status.FAILED, {"msg": msg}, started, ignored=ignored)
             )
+        except Exception as exc:  # nothing one host's task does may end the run
+            if self.aborted.is_set():
+                return self.interrupted_outcome(host, task, started)
+            return HostOutcome(self._result(host, task, Status.FAILED, crash_data(exc, task, host), started))
+        if self.aborted.is_set() and outcome.result.status in (Status.FAILED, Status.UNREACHABLE):
+            return self.interrupted_outcome(host, task, started)  # it failed because we stopped it
+        return outcome
+
+    def interrupted_outcome(self, host: str, task: Task, started: float) -> HostOutcome:
+        data = {"failed": True, "interrupted": True, "msg": "interrupted (the run was stopped)"}
+        return HostOutcome(self._result(host, task, Status.FAILED, data, started), interrupted=True)
 
     def failed_outcome(
         self, host: str, task: Task, exc: OrchError, frame: Frame | None = None
@@ -657,6 +676,29 @@ def _delegated(outcome: HostOutcome, target: tuple[str, str | None] | None) -> H
     outcome.result = replace(outcome.result, delegated_to=name, delegated_address=address)
     outcome.item_results = [replace(r, delegated_to=name, delegated_address=address) for r in outcome.item_results]
     return outcome
+
+
+# Errors that a value can cause in code that handles it (shell quoting, text encoding, number
+# parsing): the user's data is at fault, so the task fails with what went wrong and where.
+VALUE_ERRORS = (ValueError, UnicodeError, TypeError, RecursionError, OverflowError)
+
+
+def crash_data(exc: Exception, task: Task, host: str) -> dict[str, Any]:
+    """The result of a task that raised something orch did not expect. A value's fault fails the
+    task naming it; anything else fails the host as an internal error. The traceback goes to the
+    run record only (never to the terminal or --json, where it would be noise or leak values)."""
+    if isinstance(exc, UnicodeError):
+        reason = getattr(exc, "reason", "") or str(exc)
+        return {"failed": True, "msg": f"{task.location}: a value is not valid UTF-8 text ({reason})"}
+    if isinstance(exc, VALUE_ERRORS):
+        return {"failed": True, "msg": f"{task.location}: {str(exc) or type(exc).__name__}"}
+    from orchestrator import history
+
+    history.note_exception(host, str(task.location), exc)
+    return {
+        "failed": True,
+        "msg": f"{task.location}: internal error ({type(exc).__name__}), details in the run record",
+    }
 
 
 def _literal_true(value: Any) -> bool:
