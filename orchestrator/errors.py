@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one per YAML node loaded, and a big inventory has millions
 class SourceLocation:
     """A place in a source file; line and col are 1-based (col 0 = unknown)."""
 

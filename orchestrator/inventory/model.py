@@ -19,6 +19,7 @@ in the same order, with the same variables:
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,10 +40,12 @@ LOCALHOST_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 INTERNAL_VARS = frozenset({"inventory_file", "inventory_dir"})
 
 
-@dataclass(eq=False)
+# slots: a 100,000-host inventory holds 100,000 of each; no per-object __dict__.
+@dataclass(eq=False, slots=True)
 class Host:
     name: str
     # Own vars merged: inventory sources < host_vars/ next to the inventory < next to the playbook.
+    # The same dict as inventory_vars when no host_vars/ file applies (nothing to merge).
     vars: dict[str, Any] = field(default_factory=dict)
     groups: list[str] = field(default_factory=list)  # direct groups, in the order joined
     location: SourceLocation | None = None  # first definition
@@ -60,7 +63,7 @@ class Host:
         return f"Host({self.name!r})"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Group:
     name: str
     # Vars from inventory sources only: group_vars/ files are separate layers (other precedence).
@@ -98,7 +101,8 @@ def _set_var(
 ) -> None:
     if not isinstance(key, str) or not key:
         raise InventoryError(f"variable names must be non-empty strings, got {key!r}", location)
-    target[key] = value
+    # One plain string per distinct name, not a located copy per host (its place is in `locations`).
+    target[sys.intern(str(key))] = value
     if location is not None:
         locations[key] = location
 
@@ -112,6 +116,7 @@ class Inventory:
         # (inventory_file, inventory_dir) given to hosts created now; set by the loaders.
         self.current_source: tuple[str | None, str | None] = (None, None)
         self._vars_dirs: dict[str, list[VarsDirectory]] = {"inventory": [], "playbook": []}
+        self._has_host_vars_dir: bool | None = None  # any host_vars/ with entries; None: not known yet
         self._localhost: Host | None = None
         self._dirty = True
         self._ancestors: dict[str, frozenset[str]] = {}
@@ -119,6 +124,8 @@ class Inventory:
         self._members: dict[str, list[Host]] = {}
         self._patterns: dict[str, list[Host]] = {}
         self._chains: dict[tuple[str, ...], tuple[list[VarsLayer], dict[str, Any]]] = {}
+        # the same chains by a host's direct groups: most hosts share a few such lists
+        self._chains_by_groups: dict[tuple[str, ...], tuple[list[VarsLayer], dict[str, Any]]] = {}
         for name in ("all", "ungrouped"):
             self.add_group(name)
         self.add_child("all", "ungrouped")
@@ -146,6 +153,7 @@ class Inventory:
             raise InventoryError(f"host names must be non-empty strings, got {name!r}", location)
         host = self.hosts.get(name)
         if host is None:
+            name = str(name)  # a plain string: its location is the host's
             host = self.hosts[name] = Host(name, location=location)
             inventory_file, inventory_dir = self.current_source
             _set_var(host.inventory_vars, host.var_locations, "inventory_file", inventory_file, None)
@@ -204,7 +212,8 @@ class Inventory:
     def set_host_var(self, host: str, key: Any, value: Any, location: SourceLocation | None = None) -> None:
         target = self.hosts[host]
         _set_var(target.inventory_vars, target.var_locations, key, value, location)
-        self._refresh_own_vars(target)
+        if target.vars is not target.inventory_vars:  # shared: already seen there
+            self._refresh_own_vars(target)
 
     def add_inventory_dir(self, basedir: str) -> None:
         """group_vars/ and host_vars/ next to an inventory source (the loaders call this)."""
@@ -222,6 +231,7 @@ class Inventory:
         dirs = self._vars_dirs[origin]
         if all(os.path.realpath(d.basedir) != os.path.realpath(path) for d in dirs):
             dirs.append(VarsDirectory(path, origin))
+            self._has_host_vars_dir = None
             self._changed()
 
     def load_vars_files(self) -> None:
@@ -241,6 +251,7 @@ class Inventory:
         self._members.clear()
         self._patterns.clear()
         self._chains.clear()
+        self._chains_by_groups.clear()
 
     def _path_down(self, start: str, goal: str) -> list[str]:
         """Groups from `start` down to `goal` through children ([] if `goal` is not below)."""
@@ -376,6 +387,13 @@ class Inventory:
     def _group_chain(self, host: Host) -> tuple[list[VarsLayer], dict[str, Any]]:
         """Group layers of a host and their merge, cached per distinct set of groups."""
         self.reconcile()
+        direct = tuple(host.groups)
+        chain = self._chains_by_groups.get(direct)
+        if chain is None:
+            chain = self._chains_by_groups[direct] = self._chain_of_groups(host)
+        return chain
+
+    def _chain_of_groups(self, host: Host) -> tuple[list[VarsLayer], dict[str, Any]]:
         groups = self._all_groups_of(host) - {"all"}
         key = tuple(sorted(groups, key=lambda g: (self._depth(g), self.groups[g].priority, g)))
         chain = self._chains.get(key)
@@ -393,14 +411,27 @@ class Inventory:
 
     def _own_layers(self, host: Host) -> list[VarsLayer]:
         where = "implicit localhost" if host.implicit else f"host {host.name!r} vars in the inventory"
-        layers = [VarsLayer(where, host.inventory_vars, host.var_locations)]
-        for origin in ("inventory", "playbook"):
-            layers.extend(self._file_layers(origin, "host_vars", (host.name,)))
+        layers = [VarsLayer(where, host.inventory_vars, host.var_locations), *self._host_file_layers(host)]
         return [layer for layer in layers if layer.vars]
 
+    def _host_file_layers(self, host: Host) -> list[VarsLayer]:
+        if self._has_host_vars_dir is None:
+            self._has_host_vars_dir = any(d.lists("host_vars") for ds in self._vars_dirs.values() for d in ds)
+        if not self._has_host_vars_dir:
+            return []  # the common case, asked once or twice per host
+        return [
+            layer
+            for origin in ("inventory", "playbook")
+            for layer in self._file_layers(origin, "host_vars", (host.name,))
+        ]
+
     def _refresh_own_vars(self, host: Host) -> None:
-        merged: dict[str, Any] = {}
-        for layer in self._own_layers(host):
+        files = [layer for layer in self._host_file_layers(host) if layer.vars]
+        if not files:
+            host.vars = host.inventory_vars  # nothing to merge: no copy per host
+            return
+        merged = dict(host.inventory_vars)
+        for layer in files:
             merged.update(layer.vars)
         host.vars = merged
 

@@ -117,9 +117,15 @@ class VarsDirectory:
             self._listings[kind] = set(os.listdir(path)) if os.path.isdir(path) else set()
         return self._listings[kind]
 
+    def lists(self, kind: str) -> bool:
+        """Whether the `kind` subdirectory (group_vars or host_vars) has any entry at all."""
+        return bool(self._listing(kind))
+
     def files_for(self, kind: str, name: str) -> list[VarsFile]:
         """The vars files for entity `name`, kind being "group_vars" or "host_vars", in merge order."""
         listing = self._listing(kind)
+        if not listing:
+            return []
         for ext in ("", *VARS_EXTENSIONS):
             if name + ext in listing:
                 path = os.path.join(self.basedir, kind, name + ext)
