@@ -114,7 +114,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(cached; the first build takes 2-3 minutes) and print its path. Images: docs/lab-images.md.",
     )
     image.add_argument(
-        "ref", nargs="?", metavar="NAME:VERSION", help="for example postgres:15 or catalogizer-api:1.0.0"
+        "refs",
+        nargs="*",
+        metavar="NAME:VERSION",
+        help="for example postgres:15 or catalogizer-api:1.0.0; several: one tarball holding them all",
     )
     image.add_argument(
         "--out",
@@ -241,13 +244,11 @@ def _image(args: argparse.Namespace) -> int:
     if args.list:
         print("\n".join(sorted(images.IMAGES)))
         return 0
-    if not args.ref:
+    if not args.refs:
         print("orch lab image: error: give NAME:VERSION (or --list)", file=sys.stderr)
         return 2
-    name, version = images.parse_ref(args.ref)
-    print(
-        images.build_image(name, version, args.out, progress=lambda message: print(message, file=sys.stderr))
-    )
+    refs = [images.parse_ref(ref) for ref in args.refs]
+    print(images.build_bundle(refs, args.out, progress=lambda message: print(message, file=sys.stderr)))
     return 0
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.lab.images import build_image
+from orchestrator.lab.images import build_bundle
 from orchestrator.lab.testing import LabSession
 
 pytestmark = pytest.mark.lab
@@ -31,9 +31,10 @@ REFS = [
 @pytest.fixture(scope="module")
 def lab(operator_docker: tuple[LabSession, Path]) -> Iterator[LabSession]:
     session, _ = operator_docker
+    # One tarball for all of them (the shared layers once), as `orch lab image A B ...` writes it.
+    loaded = session.docker_load(HOST, build_bundle(REFS))
     for name, version in REFS:
-        loaded = session.docker_load(HOST, build_image(name, version))
-        assert f"orch-lab/{name}:{version}" in loaded
+        assert f"Loaded image: orch-lab/{name}:{version}" in loaded
     yield session
     sh(session, "docker rm -f $(docker ps -aq --filter label=orch-test=lab-images) >/dev/null 2>&1 || true")
 
