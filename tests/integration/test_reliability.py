@@ -396,3 +396,44 @@ def test_fuzz_module_args_and_vars_files_never_crash_the_run(
     code, output = _main_in_process(["play", str(book), "-i", str(fleet.inventory_path)], tmp_path / "state")
     assert code in DOCUMENTED, output[-2000:]
     assert "Traceback" not in output
+
+
+# -- security fixes found on the way ---------------------------------------------------------------
+
+
+def test_cron_refuses_line_breaks_and_user_refuses_option_names(
+    fleet: LabSession, tmp_path: Path, state: Path
+) -> None:
+    inventory = str(fleet.inventory_path)
+    before = fleet.ssh(1, "crontab -l 2>/dev/null; :").stdout
+    for payload in (
+        {"n": "nightly\n* * * * * touch /tmp/pwned", "j": "true"},
+        {"n": "ok", "j": "true\n* * * * * id"},
+    ):
+        result = _orch(
+            [
+                "run",
+                "h1",
+                "-i",
+                inventory,
+                "-m",
+                "cron",
+                "-a",
+                "name={{ n }} job={{ j }}",
+                "-e",
+                json.dumps(payload),
+            ],
+            state,
+            tmp_path,
+        )
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "line break" in result.stdout
+    assert fleet.ssh(1, "crontab -l 2>/dev/null; :").stdout == before
+    result = _orch(["run", "h1", "-i", inventory, "-m", "user", "-a", "name=-h"], state, tmp_path)
+    assert result.returncode == 2 and "invalid user name" in result.stdout, result.stdout + result.stderr
+    # `--` before operands: a real account still converges through useradd/usermod/userdel
+    for args, changed in (("name=reltest shell=/bin/sh", True), ("name=reltest shell=/bin/sh", False),
+                          ("name=reltest shell=/bin/bash", True), ("name=reltest state=absent", True)):  # fmt: skip
+        result = _orch(["run", "h1", "-i", inventory, "-m", "user", "-a", args, "-o"], state, tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert ("CHANGED" in result.stdout) is changed, result.stdout

@@ -244,24 +244,25 @@ def test_user_commands_like_ansible() -> None:
     assert acct.exists and acct.uid == 2001 and acct.member_of == ["adm"] and acct.groups["sudo"] == 27
     assert user.modify_command(user_args(name="alice", shell="/bin/sh", groups=["adm"]), acct) is None
     assert user.modify_command(user_args(name="alice", groups=["sudo"], append=True), acct) == [
-        "usermod", "-a", "-G", "sudo", "alice"
+        "usermod", "-a", "-G", "sudo", "--", "alice"
     ]  # fmt: skip
     assert user.modify_command(user_args(name="alice", groups=["sudo"]), acct) == [
         "usermod",
         "-G",
         "sudo",
+        "--",
         "alice",
     ]
     # same hash: only the lock; another hash: -p with the lock mark (as Ansible's usermod call)
     assert user.modify_command(user_args(name="alice", password="$6$x$y", password_lock=True), acct) == [
-        "usermod", "-L", "alice"
+        "usermod", "-L", "--", "alice"
     ]  # fmt: skip
     assert user.modify_command(user_args(name="alice", password="$6$z$w", password_lock=True), acct) == [
-        "usermod", "-p", "!$6$z$w", "alice"
+        "usermod", "-p", "!$6$z$w", "--", "alice"
     ]  # fmt: skip
     fresh = user.parse_account("@@passwd\n@@shadow\n@@member\n@@group\nbob:x:1500:\n@@home\n")
     assert user.create_command(user_args(name="bob", system=True, create_home=False), fresh) == [
-        "useradd", "-N", "-M", "-r", "bob"
+        "useradd", "-N", "-M", "-r", "--", "bob"
     ]  # fmt: skip
     with pytest.raises(ModuleFailed, match="Group nosuch does not exist"):
         user.modify_command(user_args(name="alice", group="nosuch"), acct)
@@ -345,3 +346,15 @@ def test_apt_operations_map_to_apt_get_like_ansible() -> None:
     assert "-o APT::Install-Recommends=no" in options and "--allow-downgrades" in options
     assert "-o 'Dpkg::Options::=--force-confdef' -o 'Dpkg::Options::=--force-confold'" in options
     assert options.endswith("--purge")
+
+
+def test_user_names_that_would_be_options_or_break_passwd_are_refused() -> None:
+    """`user name=-h` must never reach useradd as an option (issue 12)."""
+    for bad in ["-h", "--help", "", "a:b", "a b", "a/b", "a,b", "..", "a\nb", "a\x00b"]:
+        with pytest.raises(ModuleFailed, match="invalid user name"):
+            user.check_account_name(bad)
+    for good in ["alice", "svc-app", "www-data", "user.name", "backup$", "_apt"]:
+        user.check_account_name(good)
+    fresh = user.parse_account("@@passwd\n@@shadow\n@@member\n@@group\n@@home\n")
+    argv = user.create_command(user_args(name="carol"), fresh)
+    assert argv[-2:] == ["--", "carol"]  # operands after --, in every command built from user values

@@ -284,6 +284,15 @@ class Cron(Module):
                 f'Filename portion of cron_file ("{os.path.basename(cron_file)}") should consist solely of '
                 "upper- and lower-case letters, digits, underscores, and hyphens"
             )
+        # A newline in the name or the job would write a crontab line of its own: a second, hidden
+        # job. Ansible only warns; orch refuses (SECURITY.md).
+        for key in ("name", "job", "minute", "hour", "day", "month", "weekday", "user"):
+            value = args.get(key)
+            if isinstance(value, str) and ("\n" in value or "\r" in value):
+                raise ModuleFailed(
+                    f"cron: {key} contains a line break, which would add a line of its own to the crontab; "
+                    "refused (put multi-line commands in a script and call that)"
+                )
         times = [args[k] for k in ("minute", "hour", "day", "month", "weekday")]
         if args.get("special_time") and any(t != "*" for t in times):
             raise ModuleFailed("You cannot combine special_time with any of the time or day/date parameters.")

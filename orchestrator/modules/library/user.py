@@ -148,7 +148,7 @@ def create_command(args: Mapping[str, Any], acct: Account) -> list[str]:
         cmd += ["-K", f"UID_MIN={args['uid_min']}"]
     if args.get("uid_max") is not None:
         cmd += ["-K", f"UID_MAX={args['uid_max']}"]
-    return [*cmd, args["name"]]
+    return [*cmd, "--", args["name"]]
 
 
 def modify_command(args: Mapping[str, Any], acct: Account) -> list[str] | None:
@@ -204,7 +204,7 @@ def modify_command(args: Mapping[str, Any], acct: Account) -> list[str] | None:
     ):
         cmd = [c for c in cmd if c not in ("-L", "-U")]
         cmd += ["-p", ("!" if args.get("password_lock") else "") + password]
-    return ["usermod", *cmd, args["name"]] if cmd else None
+    return ["usermod", *cmd, "--", args["name"]] if cmd else None
 
 
 def chage_command(args: Mapping[str, Any], acct: Account) -> list[str] | None:
@@ -216,7 +216,7 @@ def chage_command(args: Mapping[str, Any], acct: Account) -> list[str] | None:
     ):
         if args.get(param) is not None and args[param] != have:
             cmd += [flag, str(args[param])]
-    return ["chage", *cmd, args["name"]] if cmd else None
+    return ["chage", *cmd, "--", args["name"]] if cmd else None
 
 
 def _expire_days(expires: float) -> int:
@@ -283,6 +283,7 @@ class User(Module):
     )
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
+        check_account_name(args["name"])
         result = self._account(ctx, args)
         if args.get("generate_ssh_key") and args["state"] == "present" and "uid" in result:
             key = self._ssh_key(ctx, args)
@@ -310,7 +311,7 @@ class User(Module):
         if args["state"] == "absent":
             if not acct.exists:
                 return {**result, "changed": False}
-            argv = ["userdel", *(["-f"] if args["force"] else []), *(["-r"] if args["remove"] else []), name]
+            argv = ["userdel", *(["-f"] if args["force"] else []), *(["-r"] if args["remove"] else []), "--", name]
             self._apply(ctx, [argv], header)
             ctx.add_diff(f"user: {name}\nstate: present\n", f"user: {name}\nstate: absent\n", name, name)
             if ctx.check_mode:
@@ -441,6 +442,20 @@ class User(Module):
                 lines.append(f'__o=$({_shell_line(argv)} 2>&1) || orch_fail "$__o"')
         converged = ctx.converge("return 10", header + "\n".join(lines) + "\n" + _READ_SH)
         return parse_account(converged.apply_out) if converged.apply_out.strip() else None
+
+
+# What a login name may not hold: a leading '-' would be read as an option by useradd, id and
+# friends; ':' ',' '/' and whitespace would break /etc/passwd, group lists or paths. shadow's
+# useradd refuses most of these too, but only once it runs: refuse them before anything is sent.
+_BAD_NAME = re.compile(r"^-|[:,/\s\x00]|^\.{1,2}$")
+
+
+def check_account_name(name: str) -> None:
+    if not name or _BAD_NAME.search(name):
+        raise ModuleFailed(
+            f"invalid user name {name!r}: it may not be empty, start with '-', be '.' or '..', "
+            "or contain ':', ',', '/', whitespace or NUL"
+        )
 
 
 def parse_fields_after(text: str) -> dict[str, str]:
