@@ -520,8 +520,25 @@ def _undef(hint: str | None = None) -> AnsibleUndefined:
     return AnsibleUndefined(hint=hint)
 
 
+# A template runs on the controller, in a worker thread that cannot be killed: `{% for i in
+# range(1000000000) %}` grew orch past 9 GB. range() is capped as in Jinja's own sandbox
+# (jinja2.sandbox.MAX_RANGE), so such a loop fails its task at once, naming the template.
+MAX_RANGE = 100_000
+
+
+def _bounded_range(*args: int) -> range:
+    numbers = range(*args)
+    if len(numbers) > MAX_RANGE:
+        raise TemplateError(
+            f"range() of {len(numbers)} numbers: more than {MAX_RANGE} are refused (a runaway loop?)"
+        )
+    return numbers
+
+
 for _env in (_TASK_ENV, _EXPR_ENV, _FILE_ENV):
-    _env.globals.update(omit=OMIT, lookup=_lookup, query=_query, q=_query, now=_now, undef=_undef)
+    _env.globals.update(
+        omit=OMIT, lookup=_lookup, query=_query, q=_query, now=_now, undef=_undef, range=_bounded_range
+    )
 _GLOBALS: dict[str, Any] = dict(_TASK_ENV.globals)
 
 

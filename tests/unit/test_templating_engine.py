@@ -570,3 +570,16 @@ def test_concurrent_renders_share_cache(templar: Templar) -> None:
         thread.join()
     for i in range(16):
         assert set(results[i]) == {f"{i * 2}-postgres://db.local:5432/app"}
+
+
+def test_runaway_range_fails_at_once_instead_of_eating_the_controller(templar: Templar) -> None:
+    """Issue 12: `{% for i in range(1000000000) %}` grew orch past 9 GB; now it fails its task."""
+    import time
+
+    started = time.monotonic()
+    for text in ("{% for i in range(1000000000) %}x{% endfor %}", "{{ range(10**9) | list | length }}"):
+        with pytest.raises(TemplateError, match="range"):
+            templar.render(text, {})
+    assert time.monotonic() - started < 1
+    assert templar.render("{{ range(3) | list }}", {}) == [0, 1, 2]
+    assert templar.render("{% for i in range(1, 100000, 2) %}{% endfor %}ok", {}) == "ok"
