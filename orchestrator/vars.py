@@ -37,9 +37,16 @@ class HostVarState:
 
     def fact_vars(self) -> dict[str, Any]:
         """Facts as playbooks read them: `ansible_facts.x` and the injected `ansible_x`."""
-        out: dict[str, Any] = {f"ansible_{k}": v for k, v in self.facts.items()}
+        out: dict[str, Any] = {
+            (k if k in UNPREFIXED_FACTS else f"ansible_{k}"): v for k, v in self.facts.items()
+        }
         out["ansible_facts"] = self.facts
         return out
+
+
+# Facts of service_facts / package_facts: Ansible injects them under their own name (`services`,
+# `packages`), not as `ansible_<name>` like setup's.
+UNPREFIXED_FACTS = frozenset({"services", "packages"})
 
 
 @dataclass(frozen=True)
