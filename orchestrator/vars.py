@@ -38,14 +38,15 @@ class HostVarState:
     def fact_vars(self) -> dict[str, Any]:
         """Facts as playbooks read them: `ansible_facts.x` and the injected `ansible_x`."""
         out: dict[str, Any] = {
-            (k if k in UNPREFIXED_FACTS else f"ansible_{k}"): v for k, v in self.facts.items()
+            (k if k in UNPREFIXED_FACTS or k.startswith("getent_") else f"ansible_{k}"): v
+            for k, v in self.facts.items()
         }
         out["ansible_facts"] = self.facts
         return out
 
 
-# Facts of service_facts / package_facts: Ansible injects them under their own name (`services`,
-# `packages`), not as `ansible_<name>` like setup's.
+# Facts of service_facts / package_facts / getent: Ansible injects them under their own name
+# (`services`, `packages`, `getent_passwd`), not as `ansible_<name>` like setup's.
 UNPREFIXED_FACTS = frozenset({"services", "packages"})
 
 
