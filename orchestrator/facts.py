@@ -35,8 +35,9 @@ SUBSETS: dict[str, tuple[str, ...]] = {
         "cmdline",
         "dns",
         "ssh_keys",
+        "security",
     ),
-    "hardware": ("meminfo", "nproc", "cpu", "mounts", "procmounts", "uptime"),
+    "hardware": ("meminfo", "nproc", "cpu", "mounts", "procmounts", "uptime", "loadavg"),
     "network": ("route", "addrs", "links"),
     "virtual": ("virt",),
 }
@@ -76,6 +77,19 @@ _SECTION_COMMANDS: dict[str, str] = {
     "mounts": "df -P -k 2>/dev/null; printf '%s\\n' @inodes; df -P -i 2>/dev/null",
     "procmounts": "cat /proc/mounts 2>/dev/null",
     "uptime": "cat /proc/uptime 2>/dev/null",
+    "loadavg": "cat /proc/loadavg 2>/dev/null",
+    # SELinux and AppArmor state, FIPS mode, chroot, real and effective ids (see parse_security)
+    "security": (
+        "echo selinux=$(cat /sys/fs/selinux/enforce 2>/dev/null || echo none); "
+        "echo selinux_config=$(sed -n 's/^SELINUX=//p' /etc/selinux/config 2>/dev/null | head -n 1); "
+        "echo selinux_type=$(sed -n 's/^SELINUXTYPE=//p' /etc/selinux/config 2>/dev/null | head -n 1); "
+        "echo selinux_policyvers=$(cat /sys/fs/selinux/policyvers 2>/dev/null); "
+        "[ -d /sys/kernel/security/apparmor ] && echo apparmor=enabled || echo apparmor=disabled; "
+        "echo fips=$(cat /proc/sys/crypto/fips_enabled 2>/dev/null); "
+        "__r=$(stat -c %d:%i /proc/1/root/. 2>/dev/null); "
+        "[ -n \"$__r\" ] && [ \"$__r\" != \"$(stat -c %d:%i / 2>/dev/null)\" ] && echo chroot=1 || echo chroot=0; "
+        "echo euid=$(id -u); echo ruid=$(id -ru); echo egid=$(id -g); echo rgid=$(id -rg)"
+    ),
     "route": "ip -4 route show default 2>/dev/null | head -n 1",
     "addrs": "ip -4 -o addr show 2>/dev/null",
     "links": "ip -o link show 2>/dev/null",
@@ -279,6 +293,7 @@ def parse_uname(text: str) -> dict[str, Any]:
         "kernel_version": lines[1].strip() if len(lines) > 1 else "",
         "machine": machine,
         "architecture": machine,
+        "userspace_architecture": machine,
         "userspace_bits": "64" if machine.endswith("64") or machine == "s390x" else "32",
     }
 
@@ -624,6 +639,42 @@ _PKG_MGRS = {
 }
 
 
+def parse_security(text: str) -> dict[str, Any]:
+    """selinux/apparmor/fips/is_chroot and the real and effective ids, as Ansible names them."""
+    kv = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    selinux: dict[str, Any] = {"status": "disabled"}
+    if kv.get("selinux") in ("0", "1"):
+        selinux = {
+            "status": "enabled",
+            "mode": "enforcing" if kv["selinux"] == "1" else "permissive",
+            "config_mode": kv.get("selinux_config") or "unknown",
+            "type": kv.get("selinux_type") or "unknown",
+        }
+        if kv.get("selinux_policyvers", "").isdigit():
+            selinux["policyvers"] = int(kv["selinux_policyvers"])
+    out: dict[str, Any] = {
+        "selinux": selinux,
+        "apparmor": {"status": kv.get("apparmor", "disabled")},
+        "fips": kv.get("fips") == "1",
+        "is_chroot": kv.get("chroot") == "1",
+        "local": {},  # local facts (fact_path) are not gathered
+    }
+    for key, fact in (("euid", "effective_user_id"), ("ruid", "real_user_id"), ("egid", "effective_group_id"), ("rgid", "real_group_id")):
+        if kv.get(key, "").isdigit():
+            out[fact] = int(kv[key])
+    return out
+
+
+def parse_loadavg(text: str) -> dict[str, Any]:
+    fields = text.split()
+    if len(fields) < 3:
+        return {}
+    try:
+        return {"loadavg": {"1m": float(fields[0]), "5m": float(fields[1]), "15m": float(fields[2])}}
+    except ValueError:
+        return {}
+
+
 def parse_facts(output: str, subsets: Iterable[str] = ("all",)) -> dict[str, Any]:
     """Every fact Ansible's setup gives that the gathered sections allow, by Ansible's names."""
     sec = split_sections(output)
@@ -641,6 +692,8 @@ def parse_facts(output: str, subsets: Iterable[str] = ("all",)) -> dict[str, Any
         "python": parse_python,
         "virt": parse_virt,
         "ssh_keys": parse_ssh_keys,
+        "security": parse_security,
+        "loadavg": parse_loadavg,
     }
     for name, parser in simple.items():
         if name in sec:

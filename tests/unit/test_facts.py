@@ -170,3 +170,17 @@ def test_small_parsers() -> None:
         "model name\t: Xeon\nphysical id\t: 0\nphysical id\t: 1\ncpu cores\t: 4\nsiblings\t: 8", 16
     )
     assert (cpu["processor_count"], cpu["processor_cores"], cpu["processor_threads_per_core"]) == (2, 4, 2)
+
+
+def test_parse_security() -> None:
+    from orchestrator.facts import parse_loadavg, parse_security
+
+    off = parse_security("selinux=none\nselinux_config=\nselinux_type=\nselinux_policyvers=\napparmor=disabled\n"
+                         "fips=0\nchroot=0\neuid=0\nruid=1000\negid=0\nrgid=1000\n")
+    assert off["selinux"] == {"status": "disabled"} and off["apparmor"] == {"status": "disabled"}
+    assert (off["fips"], off["is_chroot"], off["effective_user_id"], off["real_user_id"]) == (False, False, 0, 1000)
+    on = parse_security("selinux=1\nselinux_config=enforcing\nselinux_type=targeted\nselinux_policyvers=33\n")
+    assert on["selinux"] == {
+        "status": "enabled", "mode": "enforcing", "config_mode": "enforcing", "type": "targeted", "policyvers": 33
+    }
+    assert parse_loadavg("0.50 0.25 0.10 1/100 42\n") == {"loadavg": {"1m": 0.5, "5m": 0.25, "15m": 0.1}}
