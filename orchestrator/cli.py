@@ -70,6 +70,14 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
         help="fail a task that runs longer than this many seconds (default: no limit)",
     )
     parser.add_argument(
+        "--memory-budget",
+        type=float,
+        default=None,
+        metavar="MB",
+        help="stop a template whose rendering grows orch past this many MB of memory and fail its "
+        "host (default $ORCH_MEMORY_BUDGET_MB or 1024)",
+    )
+    parser.add_argument(
         "--ssh-alive",
         type=_alive_option,
         default=None,
@@ -284,6 +292,7 @@ def _settings(args: argparse.Namespace) -> Any:
     from orchestrator import config, redact
     from orchestrator.executor.connections import ConnectionDefaults
     from orchestrator.executor.task_runner import RunSettings
+    from orchestrator.templating import limits
     from orchestrator.transport.liveness import AliveSettings
 
     password = None
@@ -293,6 +302,7 @@ def _settings(args: argparse.Namespace) -> Any:
             getpass.getpass("BECOME password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
         )
         redact.add_secret(password)
+    limits.set_memory_budget(args.memory_budget)
     cfg = config.active()
     return RunSettings(
         check=args.check,

@@ -19,7 +19,7 @@ from orchestrator.modules.base import Module, ModuleFailed, get_module
 from orchestrator.modules.spec import to_bool, validate_args
 from orchestrator.playbook.model import Role, Task, TaskOptions
 from orchestrator.results import Diff, Status, TaskResult
-from orchestrator.templating import OMIT, has_template, mark_unsafe
+from orchestrator.templating import OMIT, has_template, limits, mark_unsafe
 from orchestrator.templating.search import search_path
 from orchestrator.vars import HostVars, HostVarState, Scope, layer_stack
 
@@ -194,7 +194,8 @@ class TaskRunner:
         if self.aborted.is_set():
             return self.interrupted_outcome(host, task, started)
         try:
-            outcome = self._run(host, task, frame, started)
+            with limits.deadline(self.settings.task_timeout, started):
+                outcome = self._run(host, task, frame, started)
         except ConnectError as exc:
             if self.aborted.is_set():
                 return self.interrupted_outcome(host, task, started)

@@ -45,6 +45,7 @@ from jinja2.runtime import Context, StrictUndefined, Undefined, missing
 from orchestrator import yamlsource
 from orchestrator.errors import TemplateError
 from orchestrator.templating import filters as _filters
+from orchestrator.templating import limits
 from orchestrator.templating import tests as _tests
 from orchestrator.templating.common import (
     TemplateCycleError,
@@ -676,7 +677,8 @@ class Templar:
                 return value
         elif not isinstance(value, (dict, list, tuple)):
             return value
-        return self._render_value(value, self._lazy(variables), None)
+        with limits.guarded():
+            return self._render_value(value, self._lazy(variables), None)
 
     def evaluate(self, expression: str | bool, variables: Mapping[str, Any]) -> Any:
         """Evaluate a bare expression (`when:`, `changed_when:`, `until:`); booleans pass through.
@@ -687,6 +689,10 @@ class Templar:
         """
         if not isinstance(expression, str):
             return expression
+        with limits.guarded():
+            return self._evaluate(expression, variables)
+
+    def _evaluate(self, expression: str, variables: Mapping[str, Any]) -> Any:
         lazy = self._lazy(variables)
         text = expression.strip()
         if has_template(text):
@@ -763,6 +769,20 @@ class Templar:
         template_run_date, template_destpath and (unless set) ansible_managed. `delimiters` takes
         block_start_string, variable_start_string, ... as the template module does.
         """
+        with limits.guarded():
+            return self._render_file(path, variables, dest, extra_vars, trim_blocks, lstrip_blocks, newline_sequence, delimiters)
+
+    def _render_file(
+        self,
+        path: str,
+        variables: Mapping[str, Any],
+        dest: str | None,
+        extra_vars: Mapping[str, Any] | None,
+        trim_blocks: bool,
+        lstrip_blocks: bool,
+        newline_sequence: str,
+        delimiters: Mapping[str, str],
+    ) -> str:
         found = self.find_file(path, "templates", variables)
         if found is None:
             raise TemplateError(f"template file {path!r} not found (searched {self.search_path(variables)})")

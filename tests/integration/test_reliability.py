@@ -437,3 +437,58 @@ def test_cron_refuses_line_breaks_and_user_refuses_option_names(
         result = _orch(["run", "h1", "-i", inventory, "-m", "user", "-a", args, "-o"], state, tmp_path)
         assert result.returncode == 0, result.stdout + result.stderr
         assert ("CHANGED" in result.stdout) is changed, result.stdout
+
+
+# -- controller-side work is bounded ------------------------------------------------------------
+
+
+def test_runaway_template_fails_its_host_only(fleet: LabSession, tmp_path: Path, state: Path) -> None:
+    """A template that loops without end (h1) or grows without end (h2) fails that host with the
+    reason; h3 renders the same task's template normally and the run goes on."""
+    spin = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    grow = (
+        "{% set ns = namespace(l=[]) %}{% for i in range(100000) %}{% for j in range(100000) %}"
+        "{{ ns.l.append(j ~ ('x' * 1000)) or '' }}{% endfor %}{% endfor %}"
+    )
+    (tmp_path / "spin.j2").write_text(spin)
+    (tmp_path / "grow.j2").write_text(grow)
+    (tmp_path / "fine.j2").write_text("{{ inventory_hostname }}\n")
+    tasks = "".join(
+        "    - template:\n"
+        f"        src: \"{{{{ '{name}.j2' if inventory_hostname == '{host}' else 'fine.j2' }}}}\"\n"
+        "        dest: /tmp/rendered\n"
+        for host, name in (("h1", "spin"), ("h2", "grow"))
+    )
+    playbook = _playbook(tmp_path, "h1,h2,h3", tasks)
+    started = time.monotonic()
+    result = _orch(
+        [
+            "play",
+            str(playbook),
+            "-i",
+            str(fleet.inventory_path),
+            "--task-timeout",
+            "20",
+            "--memory-budget",
+            "250",
+        ],
+        state,
+        tmp_path,
+        timeout=300,
+    )
+    elapsed = time.monotonic() - started
+    out = result.stdout + result.stderr
+    assert result.returncode == 2, out
+    assert "Traceback" not in out
+    fatal = {
+        line.split("]")[0][len("fatal: [") :]: line
+        for line in out.splitlines()
+        if line.startswith("fatal: [")
+    }
+    assert "still rendering after 20 s (the task timeout)" in fatal["h1"], out
+    assert "past its memory budget of 250 MB" in fatal["h2"], out
+    recap = _recap_hosts(result.stdout)
+    assert "failed=1" in recap["h1"] and "failed=1" in recap["h2"], recap
+    assert "failed=0" in recap["h3"] and "ok=2" in recap["h3"], recap
+    assert fleet.ssh(3, "cat /tmp/rendered").stdout == "h3\n"
+    assert elapsed < 200, elapsed
