@@ -365,6 +365,10 @@ def _file_env(options: tuple[tuple[str, Any], ...]) -> jinja2.Environment:
     return _FILE_ENV.overlay(**dict(options)) if options else _FILE_ENV
 
 
+def _trailing_newlines(text: str) -> int:
+    return len(text) - len(text.rstrip("\n"))
+
+
 JINJA2_HEADER = "#jinja2:"
 
 
@@ -805,6 +809,9 @@ class Templar:
             "newline_sequence": newline_sequence,
         }
         options.update(delimiters)
+        # As Ansible: Jinja drops the source's trailing newline, then as many newlines are added
+        # back as the source ended with and the output lacks (a value ending in "\n" counts).
+        options["keep_trailing_newline"] = False
         source, overrides = _jinja2_header(source, fullpath)
         options.update(overrides)
         key = tuple(sorted((k, v) for k, v in options.items() if getattr(_FILE_ENV, k) != v))
@@ -818,12 +825,16 @@ class Templar:
         token = _include_dirs.set(tuple(dict.fromkeys(include_dirs)))
         try:
             context = compiled.new_context(_Scope(lazy, LookupContext(self, lazy), extra), shared=True)  # type: ignore[arg-type]
-            return "".join(compiled.root_render_func(context))
+            text = "".join(compiled.root_render_func(context))
         except Exception as exc:
             line = _template_line(exc.__traceback__)
             _raise_located(exc, where=f"template file {fullpath!r}" + (f" line {line}" if line else ""))
         finally:
             _include_dirs.reset(token)
+        if not options["keep_trailing_newline"]:
+            missing = _trailing_newlines(source) - _trailing_newlines(text)
+            text += str(options["newline_sequence"]) * max(missing, 0)
+        return text
 
     @staticmethod
     def _template_vars(

@@ -39,6 +39,8 @@ CORPUS_IGNORE: tuple[str, ...] = (
 CASE_IGNORE: dict[str, tuple[str, ...]] = {
     # the JKS keystore ca-certificates-java builds holds its creation time
     "geerlingguy-java": ("etc/ssl/certs/java/cacerts",),
+    # snapshots redis writes on its own (RDB files carry their creation time)
+    "geerlingguy-redis": ("var/lib/redis/dump.rdb", "var/lib/redis/appendonlydir/*"),
 }
 
 
