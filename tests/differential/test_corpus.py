@@ -44,10 +44,26 @@ CASE_IGNORE: dict[str, tuple[str, ...]] = {
 }
 
 
+# Cases orch cannot run yet, and why (issue 15 is open for them). They are skipped, not run to
+# fail, so CI's time goes to the cases that must stay identical.
+NOT_YET: dict[str, str] = {
+    "geerlingguy-mysql": "needs the community.mysql modules (mysql_user, mysql_db), not in orch yet",
+    "geerlingguy-postgresql": "needs the community.postgresql modules (postgresql_user, _db, ...), not in orch yet",
+    "devsec-os-hardening": "needs mount, pamd, pam_limits, seport, openssh_keypair and argument_specs validation",
+}
+
+
 def corpus_cases() -> list[str]:
     if not CORPUS.is_dir():
         return []
     return sorted(p.name for p in CORPUS.iterdir() if (p / "site.yml").is_file())
+
+
+def corpus_params() -> list[object]:
+    return [
+        pytest.param(case, marks=pytest.mark.skip(reason=NOT_YET[case])) if case in NOT_YET else case
+        for case in corpus_cases()
+    ] or ["(no corpus)"]
 
 
 def prepare_fleet(lab: LabSession) -> None:
@@ -55,7 +71,7 @@ def prepare_fleet(lab: LabSession) -> None:
         subprocess.run([*lab.ssh_argv(host.name), PREPARE], check=True, timeout=600, stdin=subprocess.DEVNULL)
 
 
-@pytest.mark.parametrize("case", corpus_cases() or ["(no corpus)"])
+@pytest.mark.parametrize("case", corpus_params())
 def test_corpus_role(
     case: str, fleets: tuple[LabSession, LabSession], ansible_scratch: Path, tmp_path: Path
 ) -> None:
@@ -65,6 +81,11 @@ def test_corpus_role(
     shutil.copytree(CORPUS / case, work)  # the corpus may be read-only; tools may write next to it
     ansible_lab, orch_lab = fleets
     outcome = run_case(
-        work / "site.yml", ansible_lab, orch_lab, ansible_scratch, CORPUS_IGNORE + CASE_IGNORE.get(case, ()), prepare_fleet
+        work / "site.yml",
+        ansible_lab,
+        orch_lab,
+        ansible_scratch,
+        CORPUS_IGNORE + CASE_IGNORE.get(case, ()),
+        prepare_fleet,
     )
     assert not outcome.differences(), outcome.report()

@@ -14,6 +14,7 @@ fleet (apps_fleet) for every example; Docker is installed once, by Catalogizer's
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import threading
@@ -316,6 +317,10 @@ OTHER_APPS = {
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("ORCH_TEST_ALL_EXAMPLES"),
+    reason="written but not yet run green (issue 13 is open; about 10 min each): ORCH_TEST_ALL_EXAMPLES=1 runs them",
+)
 @pytest.mark.parametrize("app", sorted(OTHER_APPS))
 def test_other_examples(apps_fleet: tuple[LabSession, Path], app: str) -> None:
     lab = apps_fleet[0]
