@@ -8,6 +8,7 @@ therefore never stop each other's hosts. The pytest fixtures in tests/conftest.p
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -139,10 +140,16 @@ class LabSession:
         behind); returns docker's output ("Loaded image: ...")."""
         with open(tarball, "rb") as data:
             result = subprocess.run(
-                [*self.ssh_argv(which), "docker load"], stdin=data, capture_output=True, timeout=timeout, check=False
+                [*self.ssh_argv(which), "docker load"],
+                stdin=data,
+                capture_output=True,
+                timeout=timeout,
+                check=False,
             )
         if result.returncode != 0:
-            raise LabError(f"docker load {tarball} on {which}: {result.stderr.decode(errors='replace').strip()}")
+            raise LabError(
+                f"docker load {tarball} on {which}: {result.stderr.decode(errors='replace').strip()}"
+            )
         return result.stdout.decode()
 
     def close(self) -> None:
@@ -217,3 +224,13 @@ def run_orch(
         timeout=timeout,
         stdin=None if input is not None else subprocess.DEVNULL,
     )
+
+
+def recap_counters(stdout: str) -> dict[str, dict[str, int]]:
+    """PLAY RECAP counters per host from orch's (or ansible-playbook's) output."""
+    counters = {}
+    for line in stdout.splitlines():
+        m = re.match(r"^(\S+)\s+:\s+(.*)$", line)
+        if m and "ok=" in m[2]:
+            counters[m[1]] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m[2])}
+    return counters

@@ -27,7 +27,7 @@ from subprocess import CompletedProcess
 
 import pytest
 
-from orchestrator.lab.testing import REPO_ROOT, LabSession, run_orch
+from orchestrator.lab.testing import REPO_ROOT, LabSession, recap_counters, run_orch
 
 PLAYBOOKS = REPO_ROOT / "playbooks"
 STANDIN = REPO_ROOT / "orchestrator" / "lab" / "images" / "standin.py"
@@ -57,15 +57,6 @@ def play(inventory: Path, playbook: str, *extra: str) -> CompletedProcess[str]:
     )
 
 
-def recap(result: CompletedProcess[str]) -> dict[str, dict[str, int]]:
-    counters = {}
-    for line in result.stdout.splitlines():
-        m = re.match(r"^(\S+)\s+:\s+(.*)$", line)
-        if m and "ok=" in m[2]:
-            counters[m[1]] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m[2])}
-    return counters
-
-
 def explain(result: CompletedProcess[str]) -> str:
     return f"rc={result.returncode}\n--- stdout\n{result.stdout[-8000:]}\n--- stderr\n{result.stderr[-3000:]}"
 
@@ -75,9 +66,9 @@ def bootstrap_twice(lab: LabSession, inventory: Path) -> None:
     assert first.returncode == 0, explain(first)
     again = play(inventory, "bootstrap.yml")
     assert again.returncode == 0, explain(again)
-    assert {h: c["changed"] for h, c in recap(again).items()} == {h.name: 0 for h in lab.hosts}, explain(
-        again
-    )
+    assert {h: c["changed"] for h, c in recap_counters(again.stdout).items()} == {
+        h.name: 0 for h in lab.hosts
+    }, explain(again)
 
 
 def version_of(lab: LabSession, i: int, url: str) -> str:
@@ -219,9 +210,6 @@ def test_catalogizer_failing_migration_restores_the_pre_deploy_dump(
     failed = play(inventory, "deploy.yml", "-e", "app_version=broken-migration", "-e", extra, "--limit", "h1")
     assert failed.returncode == 2, explain(failed)
     assert "hook pre_deploy failed: migrate" in failed.stdout, explain(failed)
-    assert "restored /opt/catalogizer/backups/catalogizer-postgres-" in failed.stdout or recap(failed), (
-        explain(failed)
-    )
     assert psql(lab, 1, "select body from notes order by body") == "before the deploy"
     assert "broken-migration" not in psql(lab, 1, "select string_agg(version, ',') from app_migrations")
     assert_catalogizer_healthy(lab, "1.0.0")

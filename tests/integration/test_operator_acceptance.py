@@ -22,7 +22,7 @@ from subprocess import CompletedProcess
 
 import pytest
 
-from orchestrator.lab.testing import REPO_ROOT, LabSession, run_orch
+from orchestrator.lab.testing import REPO_ROOT, LabSession, recap_counters, run_orch
 
 PLAYBOOKS = REPO_ROOT / "playbooks"
 pytestmark = pytest.mark.lab
@@ -37,16 +37,6 @@ def play(inventory: Path, playbook: str, *extra: str) -> CompletedProcess[str]:
     return run_orch(
         "play", str(PLAYBOOKS / playbook), "-i", str(inventory), *extra, cwd=REPO_ROOT, timeout=900
     )
-
-
-def recap(result: CompletedProcess[str]) -> dict[str, dict[str, int]]:
-    """PLAY RECAP counters per host."""
-    counters = {}
-    for line in result.stdout.splitlines():
-        m = re.match(r"^(\S+)\s+:\s+(.*)$", line)
-        if m and "ok=" in m[2]:
-            counters[m[1]] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m[2])}
-    return counters
 
 
 def health(lab: LabSession, i: int) -> str:
@@ -74,10 +64,12 @@ def test_acceptance_scenario(fleet: tuple[LabSession, Path]) -> None:
 
     first = play(inventory, "bootstrap.yml")
     assert first.returncode == 0, explain(first)
-    assert all(recap(first)[h]["changed"] > 0 for h in names)
+    assert all(recap_counters(first.stdout)[h]["changed"] > 0 for h in names)
     again = play(inventory, "bootstrap.yml")
     assert again.returncode == 0, explain(again)
-    assert {h: recap(again)[h]["changed"] for h in names} == dict.fromkeys(names, 0), explain(again)
+    assert {h: recap_counters(again.stdout)[h]["changed"] for h in names} == dict.fromkeys(names, 0), explain(
+        again
+    )
     for host in lab.hosts:
         env = lab.ssh(host.index, "stat -c '%a %U' /opt/demo/shared/.env; docker compose version", check=True)
         assert env.stdout.startswith("600 root\n") and "Docker Compose version 2." in env.stdout
@@ -117,7 +109,10 @@ def test_acceptance_scenario(fleet: tuple[LabSession, Path]) -> None:
     broken = play(inventory, "deploy.yml", "-e", "app_version=broken")
     assert broken.returncode == 2, explain(broken)
     for h in names:
-        assert recap(broken)[h]["failed"] == 1 and recap(broken)[h]["rescued"] == 1, explain(broken)
+        assert (
+            recap_counters(broken.stdout)[h]["failed"] == 1
+            and recap_counters(broken.stdout)[h]["rescued"] == 1
+        ), explain(broken)
         assert re.search(
             rf"fatal: \[{h}\]: FAILED!\s+msg:\s+deploy of broken failed on {h}: service app is not healthy after \d+s: "
             r"http://\S+/health answered 503, wanted 200\n.*last \d+ log lines of app:.*"
@@ -187,7 +182,10 @@ def test_health_reports_an_unhealthy_host(fleet: tuple[LabSession, Path]) -> Non
             explain(report)
         )
         assert re.search(r"h1\s+ok\s+", report.stdout)
-        assert recap(report)["h2"]["failed"] == 1 and recap(report)["h1"]["failed"] == 0
+        assert (
+            recap_counters(report.stdout)["h2"]["failed"] == 1
+            and recap_counters(report.stdout)["h1"]["failed"] == 0
+        )
     finally:
         lab.ssh(2, "docker start demo-app-1", check=True)
 
