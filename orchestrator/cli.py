@@ -390,6 +390,7 @@ def _execute(
     adhoc: bool = False,
 ) -> int:
     from orchestrator import history, redact
+    from orchestrator.errors import OrchError
     from orchestrator.executor.runner import PlaybookRunner, RunOptions
     from orchestrator.interrupts import stop_cleanly_on_signals
 
@@ -419,6 +420,10 @@ def _execute(
     try:
         with stop_cleanly_on_signals(runner.interrupt) as signals:
             code = runner.run()
+    except OrchError as exc:  # the user's input, found only once the play started (vars_prompt)
+        code = int(getattr(exc, "exit_code", EXIT_INVALID))
+        for line in _error_lines(exc):
+            print(redact.mask(line), file=sys.stderr)
     except Exception as exc:  # an orch bug: one line here, the traceback in the run record
         error = traceback.format_exc()
         print(
@@ -724,6 +729,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+    finally:
+        config.set_active(None)  # the run's settings end with it (library use, in-process tests)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
