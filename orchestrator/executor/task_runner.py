@@ -248,14 +248,15 @@ class TaskRunner:
     def plan_include(
         self, host: str, task: Task, frame: Frame, kind: str
     ) -> list[tuple[Any, dict[str, Any], str | None]] | None:
-        """What an include_tasks/include_role asks for on this host: None when its `when` is
-        false, else one (file or role args, parameters, item label) per loop item."""
+        """What an include_tasks/include_role asks for on this host: one (file or role args,
+        parameters, item label) per loop item whose `when` holds (Ansible evaluates it per item,
+        so it may use the loop variable); None when nothing is included."""
         frame = _with_task_vars(frame, task)
         variables = self.variables(host, frame)
-        if not self._when(task, frame, variables):
-            return None
         own_vars = dict(task.options.vars)
         if task.loop is None:
+            if not self._when(task, frame, variables):
+                return None
             return [self._include_target(task, kind, variables, own_vars, None)]
         out = []
         control = self._loop_control(task, variables)
@@ -265,10 +266,12 @@ class TaskRunner:
         for index, item in enumerate(items):
             layer = _loop_layer(items, index, control)
             item_vars = self.variables(host, frame, layer)
+            if not self._when(task, frame, item_vars):
+                continue
             label = control.get("label")
             text = str(self.templar.render(label, item_vars)) if label is not None else _label(item)
             out.append(self._include_target(task, kind, item_vars, {**own_vars, **layer}, text))
-        return out
+        return out or None
 
     def _include_target(
         self, task: Task, kind: str, variables: Mapping[str, Any], params: dict[str, Any], label: str | None
