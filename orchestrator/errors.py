@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)  # slots: one per YAML node loaded, and a big inventory has millions
@@ -51,7 +52,17 @@ class ConnectError(OrchError):
 
 
 class ModuleError(OrchError):
-    """A module was called wrongly (bad parameters) or failed on the controller side."""
+    """A module could not do its work: the task fails on that host (the run goes on)."""
+
+
+class ModuleFailed(ModuleError):
+    """A module failed on the host: msg plus any result keys (rc, stdout, stderr, ...), which
+    become the task's registered result."""
+
+    def __init__(self, msg: str, **result: Any) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.result = result
 
 
 class VaultError(OrchError):

@@ -14,8 +14,8 @@ from typing import Any
 
 from orchestrator.errors import ConnectError, OrchError, TemplateError
 from orchestrator.executor.connections import ConnectionDefaults, ConnectionPool, become_spec, connection_spec
-from orchestrator.executor.context import ModuleContext
 from orchestrator.modules.base import Module, ModuleFailed, get_module
+from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.spec import to_bool, validate_args
 from orchestrator.playbook.model import Role, Task, TaskOptions
 from orchestrator.results import Diff, Status, TaskResult

@@ -11,10 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from orchestrator.errors import ModuleFailed
 from orchestrator.modules.spec import ArgSpec
 
+# ModuleFailed is part of the module API; its home is the one error hierarchy (errors.py).
+__all__ = ["Module", "ModuleFailed", "get_module", "module_names", "register"]
+
 if TYPE_CHECKING:
-    from orchestrator.executor.context import ModuleContext
+    from orchestrator.modules.context import ModuleContext
 
 
 class Module:
@@ -36,15 +40,6 @@ class Module:
         Raise ModuleFailed for a failure with a message and optional result keys.
         """
         raise NotImplementedError
-
-
-class ModuleFailed(Exception):
-    """A module failed on the host: msg plus any result keys (rc, stdout, stderr, ...)."""
-
-    def __init__(self, msg: str, **result: Any) -> None:
-        super().__init__(msg)
-        self.msg = msg
-        self.result = result
 
 
 _REGISTRY: dict[str, type[Module]] = {}

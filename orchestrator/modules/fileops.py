@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.modules.base import ModuleFailed
 from orchestrator.modules.spec import Param
+from orchestrator.modules.wire import parse_fields
 from orchestrator.transport.shell import printf_literal, quote
 
 if TYPE_CHECKING:
-    from orchestrator.executor.context import Converged, ModuleContext
+    from orchestrator.modules.context import Converged, ModuleContext
 
 DIFF_LIMIT = 64 * 1024  # bigger files are not shown in diffs (Ansible's default is similar)
 BEFORE_MARK = "__ORCH_BEFORE__"
@@ -52,100 +53,6 @@ FILE_COMMON_PARAMS = {
     "unsafe_writes": Param("bool", default=False),
 }
 
-FILE_SH = r"""
-orch_statvars() {
-  st_state=absent st_mode= st_owner= st_group= st_uid= st_gid= st_size= st_target=
-  if [ -L "$1" ]; then st_state=link; st_target=$(readlink -- "$1")
-  elif [ -d "$1" ]; then st_state=directory
-  elif [ -f "$1" ]; then st_state=file
-  elif [ -e "$1" ]; then st_state=other
-  else return 0; fi
-  __s=$(stat -c '%a %U %G %u %g %s' -- "$1") || return 1
-  set -- $__s
-  st_mode=$1 st_owner=$2 st_group=$3 st_uid=$4 st_gid=$5 st_size=$6
-}
-# key=value, the value hex-encoded: safe for paths and link targets holding newlines. A value of
-# only plain path characters goes as "=value" (hex never starts with "="): od and tr are two
-# process starts per value, and most paths need no encoding.
-orch_kvx() {
-  case "$2" in
-    '') printf '%s=\n' "$1" ;;
-    *[!A-Za-z0-9/._@+,:%~-]*) printf '%s=' "$1"; printf '%s' "$2" | od -An -v -tx1 | tr -d ' \n'; echo ;;
-    *) printf '%s==%s\n' "$1" "$2" ;;
-  esac
-}
-# The orch_statvars values as key=value lines, keys prefixed with $1 (e.g. "after_").
-orch_report_stat() {
-  orch_kv "${1}state" "$st_state"; orch_kv "${1}mode" "$st_mode"; orch_kv "${1}owner" "$st_owner"
-  orch_kv "${1}group" "$st_group"; orch_kv "${1}uid" "$st_uid"; orch_kv "${1}gid" "$st_gid"
-  orch_kv "${1}size" "$st_size"
-  [ -n "$st_target" ] && orch_kvx "${1}target" "$st_target"; return 0
-}
-# The mode `$2` (octal or symbolic) would give to path $1 (whose current mode is $3): octal, no zeros.
-orch_want_mode() {
-  case "$2" in
-    [0-7]|[0-7][0-7]|[0-7][0-7][0-7]|[0-7][0-7][0-7][0-7]|[0-7][0-7][0-7][0-7][0-7]) printf '%o\n' "0$2"; return;;
-  esac
-  # Symbolic: apply it to a scratch file of the same type and current mode, read the result.
-  __d=$(mktemp -d) || return 1
-  if [ -d "$1" ]; then mkdir "$__d/x"; else : > "$__d/x"; fi
-  chmod "${3:-644}" "$__d/x" && chmod -- "$2" "$__d/x" && stat -c '%a' "$__d/x"; __r=$?
-  rm -rf "$__d"; return $__r
-}
-# Sets attr_change=1 when owner/group/mode of $1 differ from want_owner/want_group/want_mode.
-orch_check_attrs() {
-  attr_change=0
-  if [ -n "$want_owner" ] && [ "$want_owner" != "$st_owner" ] && [ "$want_owner" != "$st_uid" ]; then
-    id -u -- "$want_owner" >/dev/null 2>&1 || orch_fail "chown failed: failed to look up user $want_owner"
-    attr_change=1; fi
-  if [ -n "$want_group" ] && [ "$want_group" != "$st_group" ] && [ "$want_group" != "$st_gid" ]; then
-    attr_change=1; fi
-  if [ -n "$want_mode" ]; then
-    case "$want_mode" in
-      # Octal: orch_want_mode's printf '%o' is the digits without leading zeros; no subshell.
-      [0-7]|[0-7][0-7]|[0-7][0-7][0-7]|[0-7][0-7][0-7][0-7]|[0-7][0-7][0-7][0-7][0-7])
-        want_octal=${want_mode#"${want_mode%%[!0]*}"}; want_octal=${want_octal:-0} ;;
-      *) want_octal=$(orch_want_mode "$1" "$want_mode" "$st_mode") || orch_fail "mode must be in octal or symbolic form: $want_mode" ;;
-    esac
-    [ "$want_octal" = "$st_mode" ] || attr_change=1
-  fi
-}
-orch_apply_attrs() {
-  orch_apply_owner "$1"
-  if [ -n "$want_mode" ] && [ ! -L "$1" ]; then chmod -- "$want_mode" "$1"; fi
-}
-# Owner and group in one chown when both are wanted; if that fails, the two separate commands
-# run, so the outcome and the error message are those of chown then chgrp.
-orch_apply_owner() {
-  if [ -n "$want_owner" ] && [ -n "$want_group" ] && chown -h -- "$want_owner:$want_group" "$1" 2>/dev/null; then return 0; fi
-  if [ -n "$want_owner" ]; then chown -h -- "$want_owner" "$1"; fi
-  if [ -n "$want_group" ]; then chgrp -h -- "$want_group" "$1"; fi
-}
-# Sets __dir to what `dirname -- "$1"` prints (without starting a process).
-orch_dirname() {
-  __dir=$1
-  case "$__dir" in '') __dir=.; return ;; *[!/]*) ;; *) __dir=/; return ;; esac
-  while :; do case "$__dir" in */) __dir=${__dir%/} ;; *) break ;; esac; done
-  case "$__dir" in */*) ;; *) __dir=.; return ;; esac
-  __dir=${__dir%/*}
-  while :; do case "$__dir" in */) __dir=${__dir%/} ;; *) break ;; esac; done
-  [ -n "$__dir" ] || __dir=/
-}
-# Creates file $1, empty and mode 0600; fails if the name exists in any form (O_EXCL: a planted
-# file or symlink is never opened). The subshell keeps umask and noclobber to itself.
-orch_create_private() { ( umask 077; set -C; : > "$1" ); }
-# rm -f -- FILES..., starting rm only for files that exist (the usual case at exit: none).
-orch_rm_existing() {
-  for __f in "$@"; do
-    if [ -e "$__f" ] || [ -L "$__f" ]; then rm -f -- "$@"; return; fi
-  done
-}
-# A timestamped copy beside $1, named as Ansible's backup_local names it.
-orch_backup() {
-  backup_file="$1.$$.$(date +%Y-%m-%d@%H:%M:%S)~"
-  cp -p -- "$1" "$backup_file" && orch_kvx backup_file "$backup_file"
-}
-"""
 
 
 def attr_assignments(args: Mapping[str, Any]) -> str:
@@ -319,8 +226,6 @@ def put_content(
     is followed when `follow` (default args["follow"]); otherwise the link is replaced by a
     file when the content differs, as Ansible's atomic move does.
     """
-    from orchestrator.executor.context import parse_fields
-
     check_validate(args.get("validate"))
     follow = bool(args.get("follow")) if follow is None else follow
     checksum = sha1(data)
@@ -414,8 +319,6 @@ class RemoteFile:
 
 def read_file(ctx: ModuleContext, path: str, args: Mapping[str, Any]) -> RemoteFile:
     """One round trip: stat `path` (links followed), check wanted attributes, read its bytes."""
-    from orchestrator.executor.context import parse_fields
-
     mark = "__ORCH_CONTENT_" + secrets.token_hex(6)
     script = f"""p={quote(path)}
 {attr_assignments(args)}

@@ -23,7 +23,7 @@ from orchestrator.modules.base import get_module
 from orchestrator.modules.spec import did_you_mean, is_templated
 from orchestrator.playbook import roles as _roles
 from orchestrator.playbook import tasks as _tasks
-from orchestrator.playbook.includes import resolve_task_file, task_file_candidates
+from orchestrator.playbook import tasktree as _tree
 from orchestrator.playbook.keywords import (
     IMPORT_PLAYBOOK_KEYWORDS,
     ORDERS,
@@ -44,6 +44,7 @@ from orchestrator.playbook.model import Block, Play, Playbook, Role, Task, TaskO
 from orchestrator.playbook.roles import role_search_paths
 from orchestrator.playbook.session import MISSING, PlayState, Scope, Session, where
 from orchestrator.playbook.taskargs import short_action
+from orchestrator.playbook.tasktree import resolve_task_file, task_file_candidates
 
 __all__ = [
     "PlaybookErrors",
@@ -103,7 +104,7 @@ def load_adhoc_task(module: str, args: str, *, basedir: str) -> Task:
 
         value = load_yaml_text(text, "<command line -a>", PlaybookError)
     scope = Scope(path="<command line>", basedir=basedir, play=PlayState())
-    items = _tasks.parse_task(s, {module: value}, scope)
+    items = _tree.parse_task(s, {module: value}, scope)
     _raise_if_errors(s)
     if len(items) != 1 or not isinstance(items[0], Task):
         raise PlaybookError(f"module {module!r} cannot be run ad hoc", where_)
@@ -138,7 +139,7 @@ def load_task_file(
     data = s.read_yaml(path)
     items: list[Task | Block] = []
     if data is not MISSING:
-        items = _tasks.load_task_list(s, data, scope, what=f"the tasks file {path}", at=SourceLocation(path))
+        items = _tree.load_task_list(s, data, scope, what=f"the tasks file {path}", at=SourceLocation(path))
         if handlers:
             items = list(_tasks.flatten_handlers(items))
     _raise_if_errors(s)
@@ -178,7 +179,7 @@ def load_role(
         "vars": vars_from,
     }
     scope = Scope(path=location.path if location else basedir, basedir=basedir, play=PlayState())
-    role = _roles.load_role(
+    role = _tree.load_role(
         s,
         name,
         scope,
@@ -478,12 +479,12 @@ def _parse_play_body(s: Session, play: Play, ds: Mapping[Any, Any], path: str) -
         module_defaults=play.options.module_defaults,
         template_vars=play.options.vars,
     )
-    play.roles = _roles.load_roles_list(s, ds.get("roles"), scope, what="roles", dedup=True)
+    play.roles = _tree.load_roles_list(s, ds.get("roles"), scope, what="roles", dedup=True)
     for section in _TASK_SECTIONS:
         at = where(_key(ds, section), play.location)
-        setattr(play, section, _tasks.load_task_list(s, ds.get(section), scope, what=f"'{section}'", at=at))
+        setattr(play, section, _tree.load_task_list(s, ds.get(section), scope, what=f"'{section}'", at=at))
     at = where(_key(ds, "handlers"), play.location)
-    own = _tasks.load_handler_list(s, ds.get("handlers"), scope, what="'handlers'", at=at)
+    own = _tree.load_handler_list(s, ds.get("handlers"), scope, what="'handlers'", at=at)
     play.handlers = [*own, *state.import_handlers]
 
 

@@ -15,9 +15,7 @@ from typing import Any
 from orchestrator.errors import SourceLocation
 from orchestrator.modules.base import Module, get_module, module_names
 from orchestrator.modules.spec import did_you_mean, is_templated, validate_args
-from orchestrator.playbook import includes
 from orchestrator.playbook.keywords import (
-    BLOCK_KEYWORDS,
     HANDLER_KEYWORDS,
     LOOP_CONTROL_KEYS,
     META_ACTIONS,
@@ -96,14 +94,14 @@ class Action:
         return self.name
 
 
-def _find_key(ds: Mapping[Any, Any], name: str) -> Any:
+def find_key(ds: Mapping[Any, Any], name: str) -> Any:
     """The key object itself (it carries the location), not just an equal string."""
     return next((k for k in ds if k == name), name)
 
 
 def _legacy_action(s: Session, ds: Mapping[Any, Any]) -> Action | bool | None:
     """The `action:` / `local_action:` form; None if absent, False if broken (error recorded)."""
-    present = [_find_key(ds, k) for k in _ACTION_KEYS if k in ds]
+    present = [find_key(ds, k) for k in _ACTION_KEYS if k in ds]
     if not present:
         return None
     if len(present) == 2:
@@ -235,7 +233,7 @@ def build_args(s: Session, action: Action, ds: Mapping[Any, Any]) -> dict[str, A
         elif is_templated(extra):
             args[VARIABLE_PARAMS] = extra
         elif extra is not None:
-            s.error(f"'args' must be a mapping, got {type_name(extra)}", where(extra, _find_key(ds, "args")))
+            s.error(f"'args' must be a mapping, got {type_name(extra)}", where(extra, find_key(ds, "args")))
     value = action.value
     if isinstance(value, dict):
         args.update(value)
@@ -451,7 +449,7 @@ def _apply_loop(s: Session, task: Task, ds: Mapping[Any, Any], keys: list[Any]) 
     task.loop, task.loop_kind = value, kind
 
 
-def _check_meta(s: Session, task: Task, action: Action, scope: Scope) -> None:
+def check_meta(s: Session, task: Task, action: Action, scope: Scope) -> None:
     what = task.args.get(RAW_PARAMS)
     extra = [k for k in task.args if k != RAW_PARAMS]
     if extra or not isinstance(what, str):
@@ -469,40 +467,6 @@ def _check_meta(s: Session, task: Task, action: Action, scope: Scope) -> None:
 
 
 # --- tasks, blocks, lists ------------------------------------------------------------------------
-
-
-def parse_task(s: Session, ds: Mapping[Any, Any], scope: Scope) -> list[Task | Block]:
-    """One task entry; imports expand to a Block, so this returns a list (empty on error)."""
-    action = detect_action(s, ds, scope)
-    if action is None:
-        return []
-    short = action.short
-    if short == "import_playbook":
-        s.error(
-            "import_playbook is only allowed at the top level of a playbook, not in a task list",
-            action.location,
-        )
-        return []
-    if short == "include":
-        s.error(
-            "'include' was removed in Ansible 2.16; use include_tasks (dynamic) or import_tasks (static)",
-            action.location,
-        )
-        return []
-    args = build_args(s, action, ds)
-    if args is None:
-        return []
-    if short in ("import_tasks", "import_role"):
-        return includes.load_import(s, ds, action, args, scope)
-    if short in ("include_tasks", "include_role"):
-        include = includes.load_include(s, ds, action, args, scope)
-        return [include] if include is not None else []
-    task = build_task(s, ds, action, args, scope)
-    if short == "meta":
-        _check_meta(s, task, action, scope)
-    else:
-        validate_module_args(s, action, args, scope)
-    return [task]
 
 
 def parse_block_options(
@@ -549,69 +513,6 @@ def push_notify(items: list[Task | Block], notify: list[str]) -> None:
             item.notify = list(notify)
 
 
-_SECTIONS = ("block", "rescue", "always")
-
-
-def parse_block(s: Session, ds: Mapping[Any, Any], scope: Scope) -> Block:
-    options, name, notify = parse_block_options(
-        s, ds, allowed=BLOCK_KEYWORDS, node="block", skip=frozenset(_SECTIONS)
-    )
-    inner = scope.child(module_defaults={**scope.module_defaults, **options.module_defaults})
-    sections = {
-        section: load_task_list(
-            s, ds.get(section), inner, what=f"'{section}'", at=where(_find_key(ds, section), ds)
-        )
-        for section in _SECTIONS
-    }
-    block = Block(
-        block=sections["block"],
-        rescue=sections["rescue"],
-        always=sections["always"],
-        name=name,
-        location=where(ds),
-        options=options,
-        role=scope.role,
-    )
-    if notify:
-        push_notify([block], notify)
-    return block
-
-
-def load_task_entry(s: Session, item: Any, scope: Scope, at: SourceLocation | None) -> list[Task | Block]:
-    if not isinstance(item, dict):
-        node = "handler" if scope.handlers else "task"
-        s.error(f"a {node} must be a mapping of keywords, got {type_name(item)}: {item!r}", where(item, at))
-        return []
-    if "block" in item:
-        if scope.handlers:
-            s.error("a block cannot be used as a handler (Ansible does not support it either)", where(item))
-            return []
-        return [parse_block(s, item, scope)]
-    for section in ("rescue", "always"):
-        if section in item:
-            s.error(
-                f"'{section}' must be part of a block (add 'block:' to this entry)",
-                where(_find_key(item, section)),
-            )
-            return []
-    return parse_task(s, item, scope)
-
-
-def load_task_list(
-    s: Session, ds: Any, scope: Scope, *, what: str, at: SourceLocation | None
-) -> list[Task | Block]:
-    """A list of task entries (`tasks:`, a block section, a task file); errors are recorded."""
-    if ds is None:
-        return []
-    if not isinstance(ds, list):
-        s.error(f"{what} must be a list of tasks, got {type_name(ds)}", where(ds, at))
-        return []
-    out: list[Task | Block] = []
-    for item in ds:
-        out.extend(load_task_entry(s, item, scope, where(ds, at)))
-    return out
-
-
 def flatten_handlers(items: list[Task | Block], inherited: TaskOptions | None = None) -> list[Task]:
     """Handlers are a flat list (Play.handlers); imported handler files come in as Blocks whose
     keywords are folded into each handler."""
@@ -627,7 +528,3 @@ def flatten_handlers(items: list[Task | Block], inherited: TaskOptions | None = 
     return out
 
 
-def load_handler_list(
-    s: Session, ds: Any, scope: Scope, *, what: str, at: SourceLocation | None
-) -> list[Task]:
-    return flatten_handlers(load_task_list(s, ds, scope.child(handlers=True), what=what, at=at))

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from orchestrator.redact import note_variable
 from orchestrator.templating.common import TemplateCycleError, UnsafeStr, has_template
 
-if TYPE_CHECKING:
-    from orchestrator.templating.engine import Templar
+
+class VariableRenderer(Protocol):
+    """What LazyVars needs of the engine (engine.Templar): render one variable's value."""
+
+    def _render_var(self, value: Any, lazy: LazyVars, name: str) -> Any: ...
+
 
 # Per thread: the (LazyVars id, name) pairs being templated right now, to detect loops.
 _resolving = threading.local()
@@ -37,7 +41,7 @@ class LazyVars(Mapping[str, Any]):
 
     __slots__ = ("_cache", "_layers", "_templar")
 
-    def __init__(self, layers: Sequence[Mapping[str, Any]], templar: Templar) -> None:
+    def __init__(self, layers: Sequence[Mapping[str, Any]], templar: VariableRenderer) -> None:
         self._layers: tuple[Mapping[str, Any], ...] = tuple(reversed(tuple(layers)))  # highest first
         self._templar = templar
         self._cache: dict[str, Any] = {}

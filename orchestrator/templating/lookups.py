@@ -19,21 +19,44 @@ import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from orchestrator import yamlsource
 from orchestrator.errors import TemplateError
 from orchestrator.templating.passwords import password_hash, random_salt
 
-if TYPE_CHECKING:
-    from orchestrator.templating.engine import Templar
+
+class LookupTemplar(Protocol):
+    """What lookups need of the engine (engine.Templar): search paths and file rendering."""
+
+    basedir: str
+
+    def search_path(self, variables: Mapping[str, Any] | None = None) -> list[str]: ...
+
+    def find_file(
+        self, name: str, subdir: str | None = None, variables: Mapping[str, Any] | None = None
+    ) -> str | None: ...
+
+    def render_file(
+        self,
+        path: str,
+        variables: Mapping[str, Any],
+        *,
+        dest: str | None = None,
+        extra_vars: Mapping[str, Any] | None = None,
+        trim_blocks: bool = True,
+        lstrip_blocks: bool = False,
+        newline_sequence: str = "\n",
+        **delimiters: str,
+    ) -> str: ...
+
 
 
 @dataclass(frozen=True)
 class LookupContext:
     """What a lookup may use: the templar (search paths, rendering) and the render's variables."""
 
-    templar: Templar
+    templar: LookupTemplar
     variables: Mapping[str, Any]
     with_action: str = ""  # the task's action when run as `with_<lookup>:` (first_found's subdir)
 

@@ -10,23 +10,14 @@ from __future__ import annotations
 import abc
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from orchestrator.errors import ConnectError
 from orchestrator.transport.liveness import AliveSettings
+from orchestrator.transport.shell import BecomeSpec, CommandResult, ShellLibrary, ShellSession
 
-if TYPE_CHECKING:  # shell.py builds on this module
-    from orchestrator.transport.shell import ShellLibrary, ShellSession
-
-
-@dataclass(frozen=True)
-class BecomeSpec:
-    """Privilege escalation for one command. Only `sudo` is supported today."""
-
-    user: str = "root"
-    method: str = "sudo"
-    password: str | None = field(default=None, repr=False)
-    flags: str = ""  # extra sudo flags (ansible_become_flags), e.g. "-E"
+# BecomeSpec and CommandResult are defined with the shell protocol that uses them; they are part
+# of this contract too.
+__all__ = ["BecomeSpec", "CommandResult", "Connection", "ConnectionSpec", "TransportStats"]
 
 
 @dataclass(frozen=True)
@@ -46,21 +37,6 @@ class ConnectionSpec:
     jump: str | None = None  # ProxyJump spec "user@host:port[,user@host:port]"
     ssh_config_file: str | None = None  # None: ~/.ssh/config when it exists
     alive: AliveSettings = field(default_factory=AliveSettings)  # ServerAliveInterval x ServerAliveCountMax
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    rc: int
-    stdout: bytes
-    stderr: bytes
-
-    @property
-    def out(self) -> str:
-        return self.stdout.decode("utf-8", "replace")
-
-    @property
-    def err(self) -> str:
-        return self.stderr.decode("utf-8", "replace")
 
 
 @dataclass

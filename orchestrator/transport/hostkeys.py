@@ -10,15 +10,11 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import paramiko
 
 from orchestrator.config import HOST_KEY_MODES
 from orchestrator.errors import ConnectError
-
-if TYPE_CHECKING:
-    from orchestrator.transport.ssh import SSHSettings
 
 MODES = HOST_KEY_MODES  # defined with the settings, which the CLI reads without paramiko
 
@@ -114,7 +110,8 @@ class _Policy(paramiko.MissingHostKeyPolicy):
         self.known.add(hostname, key)
 
 
-def host_key_policy(mode: str, known: KnownHosts, settings: SSHSettings) -> paramiko.MissingHostKeyPolicy:
+def host_key_policy(mode: str, known: KnownHosts, name: str) -> paramiko.MissingHostKeyPolicy:
+    """The policy for one host; `name` is how known_hosts names it (`addr` or `[addr]:port`)."""
     if mode not in MODES:
         raise ConnectError(f"host_key_checking must be one of {', '.join(MODES)}; got {mode!r}")
-    return _Policy(mode, known, settings.known_hosts_name())
+    return _Policy(mode, known, name)

@@ -30,11 +30,35 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from orchestrator.errors import BecomeError, ConnectError
-from orchestrator.transport.base import BecomeSpec, CommandResult
 
 # Bytes printf_literal must escape: all but printable ASCII that is safe inside single quotes.
 _UNSAFE_PRINTF = re.compile(rb"[^A-Za-z0-9 _.,:/=+@#^~{}\[\]()<>;!?&|*$`\"-]")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class BecomeSpec:
+    """Privilege escalation for one command. Only `sudo` is supported today."""
+
+    user: str = "root"
+    method: str = "sudo"
+    password: str | None = field(default=None, repr=False)
+    flags: str = ""  # extra sudo flags (ansible_become_flags), e.g. "-E"
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    rc: int
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def out(self) -> str:
+        return self.stdout.decode("utf-8", "replace")
+
+    @property
+    def err(self) -> str:
+        return self.stderr.decode("utf-8", "replace")
 
 
 def quote(value: str | bytes) -> str:

@@ -215,7 +215,7 @@ class SSHConnection(Connection):
         known = self._known_hosts or KnownHosts.default(self.spec.known_hosts_file)
         if self.spec.host_key_checking != "off":
             known.load_into(client, settings.known_hosts_name())
-        client.set_missing_host_key_policy(host_key_policy(self.spec.host_key_checking, known, settings))
+        client.set_missing_host_key_policy(host_key_policy(self.spec.host_key_checking, known, settings.known_hosts_name()))
         return client, known
 
     # -- shells ---------------------------------------------------------------------------------

@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 
 from orchestrator.errors import OrchError
 from orchestrator.executor.connections import ConnectionDefaults, connection_spec
-from orchestrator.executor.context import ModuleContext
 from orchestrator.inventory import load_inventory
 from orchestrator.lab.testing import LabSession
 from orchestrator.modules.base import ModuleFailed, get_module
+from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.spec import validate_args
 from orchestrator.templating import Templar
 from orchestrator.transport.base import BecomeSpec, Connection

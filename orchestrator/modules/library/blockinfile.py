@@ -10,8 +10,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.executor.context import ModuleContext
 from orchestrator.modules.base import Module, register
+from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.fileops import FILE_COMMON_PARAMS, edit_file
 from orchestrator.modules.library.lineinfile import _compile
 from orchestrator.modules.spec import ArgSpec, Param

@@ -9,8 +9,8 @@ import stat as statmod
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.executor.context import ModuleContext, parse_fields
 from orchestrator.modules.base import Module, ModuleFailed, register
+from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.fileops import (
     FILE_COMMON_PARAMS,
     attr_assignments,
@@ -22,6 +22,7 @@ from orchestrator.modules.fileops import (
     validate_line,
 )
 from orchestrator.modules.spec import ArgSpec, Param
+from orchestrator.modules.wire import parse_fields
 from orchestrator.transport.shell import quote
 from orchestrator.vault import read_maybe_vaulted
 

@@ -16,8 +16,8 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.executor.context import ModuleContext
 from orchestrator.modules.base import Module, ModuleFailed, register
+from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.docker_common import DOCKER_PARAMS, Sections, docker_prelude, first_json
 from orchestrator.modules.spec import ArgSpec, Param
 from orchestrator.transport.shell import quote

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.executor.context import ModuleContext
 from orchestrator.modules.base import Module, ModuleFailed, register
+from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.docker_common import DOCKER_PARAMS, Sections, docker_prelude, first_json
 from orchestrator.modules.spec import ArgSpec, Param
+from orchestrator.modules.wire import parse_fields
 from orchestrator.transport.shell import quote
 
 
@@ -111,7 +112,7 @@ class DockerImage(Module):
         converged = ctx.converge(head + query, head + apply)
         before = converged.fields().get("before", "")
         out = converged.apply_out if converged.apply_out else converged.query_out
-        after_fields = _fields(converged.apply_out)
+        after_fields = parse_fields(converged.apply_out)
         image = first_json(sections.parse(out).get("image", "")) or {}
         actions: list[str] = []
         changed = converged.changed
@@ -179,9 +180,3 @@ def _verb(source: str | None, ref: str, args: Mapping[str, Any]) -> str:
     if source == "build":
         return f"Built image {ref} from {(args.get('build') or {}).get('path')}"
     return f"Found image {ref}"
-
-
-def _fields(text: str) -> dict[str, str]:
-    from orchestrator.executor.context import parse_fields
-
-    return parse_fields(text)

@@ -13,10 +13,11 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.executor.context import ModuleContext, parse_fields
 from orchestrator.modules.base import Module, ModuleFailed, register
+from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.fileops import md5, sha1
 from orchestrator.modules.spec import ArgSpec, Param
+from orchestrator.modules.wire import parse_fields
 from orchestrator.transport.shell import quote
 
 

@@ -7,8 +7,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.executor.context import ModuleContext, parse_fields
 from orchestrator.modules.base import Module, ModuleFailed, register
+from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.fileops import (
     FILE_COMMON_PARAMS,
     attr_assignments,
@@ -18,6 +18,7 @@ from orchestrator.modules.fileops import (
     unhex,
 )
 from orchestrator.modules.spec import ArgSpec, Param
+from orchestrator.modules.wire import parse_fields
 from orchestrator.transport.shell import quote
 
 STATES = ("file", "directory", "link", "hard", "touch", "absent")

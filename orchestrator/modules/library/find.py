@@ -15,10 +15,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.executor.context import ModuleContext, parse_fields
 from orchestrator.modules.base import Module, ModuleFailed, register
+from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.library.stat import ALGORITHMS
 from orchestrator.modules.spec import ArgSpec, Param
+from orchestrator.modules.wire import parse_fields
 from orchestrator.transport.shell import quote
 
 _TYPES = {

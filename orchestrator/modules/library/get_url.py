@@ -12,8 +12,8 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.executor.context import ModuleContext, parse_fields
 from orchestrator.modules.base import Module, ModuleFailed, register
+from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.fileops import (
     FILE_COMMON_PARAMS,
     attr_assignments,
@@ -24,6 +24,7 @@ from orchestrator.modules.fileops import (
 )
 from orchestrator.modules.library.stat import ALGORITHMS
 from orchestrator.modules.spec import ArgSpec, Param
+from orchestrator.modules.wire import parse_fields
 from orchestrator.transport.shell import quote
 
 

@@ -14,9 +14,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.executor.context import ModuleContext
 from orchestrator.modules.base import Module, ModuleFailed, register
+from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.spec import ArgSpec, Param
+from orchestrator.modules.wire import parse_fields
 from orchestrator.transport.shell import quote
 
 # Shared by query and apply: settings, the remote's commit for $version, the git environment.
@@ -225,7 +226,7 @@ class Git(Module):
         before = fields.get("before") or None
         after = fields.get("after") or None
         if converged.changed and not ctx.check_mode:
-            applied = _fields(converged.apply_out).get("applied_after")
+            applied = parse_fields(converged.apply_out).get("applied_after")
             after = applied or after
         result: dict[str, Any] = {
             "changed": converged.changed or bool(fields.get("not_cloned")),
@@ -246,12 +247,6 @@ class Git(Module):
 
 def _flag(value: bool) -> str:
     return "1" if value else "0"
-
-
-def _fields(text: str) -> dict[str, str]:
-    from orchestrator.executor.context import parse_fields
-
-    return parse_fields(text)
 
 
 def _ssh_command(args: Mapping[str, Any]) -> str:

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.errors import OrchError
-from orchestrator.executor.context import ModuleContext
 from orchestrator.modules.base import Module, ModuleFailed, register
+from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.spec import ArgSpec, Param
 from orchestrator.templating.search import candidates
 

@@ -11,8 +11,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.executor.context import ModuleContext
 from orchestrator.modules.base import Module, register
+from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.spec import ArgSpec, Param
 
 

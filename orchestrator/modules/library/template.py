@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.errors import TemplateError
-from orchestrator.executor.context import ModuleContext
 from orchestrator.modules.base import Module, ModuleFailed, register
+from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.fileops import FILE_COMMON_PARAMS, put_content
 from orchestrator.modules.library.copy import resolve_mode
 from orchestrator.modules.spec import ArgSpec, Param

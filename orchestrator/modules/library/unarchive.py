@@ -15,8 +15,8 @@ import zipfile
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.executor.context import ModuleContext
 from orchestrator.modules.base import Module, ModuleFailed, register
+from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.fileops import FILE_COMMON_PARAMS, attr_assignments, quiet_converge, upload
 from orchestrator.modules.spec import ArgSpec, Param
 from orchestrator.transport.shell import quote
