@@ -18,18 +18,14 @@ from orchestrator.errors import OrchError
 from orchestrator.events import Event, HostResult, Message, PlayStart, TaskStart
 from orchestrator.executor.task_runner import Frame, HostOutcome, TaskRunner, role_frame
 from orchestrator.modules.spec import is_templated, to_bool
+from orchestrator.playbook.actions import check_handlers, language_action
 from orchestrator.playbook.model import Block, Play, Role, Task, TaskOptions
 from orchestrator.playbook.roles import role_handlers, role_task_tree
+from orchestrator.playbook.taskargs import short_action
 from orchestrator.results import HostStats, Status, TaskResult
 from orchestrator.templating import mark_unsafe
 from orchestrator.vars import Scope
 
-INCLUDE_ACTIONS = {
-    "include_tasks": "include_tasks",
-    "ansible.builtin.include_tasks": "include_tasks",
-    "include_role": "include_role",
-    "ansible.builtin.include_role": "include_role",
-}
 BYPASS_HOST_LOOP = frozenset({"add_host", "ansible.builtin.add_host"})
 MAX_INCLUDE_DEPTH = 64  # Ansible has no guard; an include including itself must still end
 
@@ -249,13 +245,11 @@ class PlayRunner:
     ) -> None:
         if not handler and not self.task_filter(task, frame):
             return
-        if task.action in ("meta", "ansible.builtin.meta"):
-            self._meta(task, self._meta_hosts(task, hosts, frame, batch), batch)
+        language = language_action(task.action)
+        if language is not None:
+            RUN_HANDLERS[language.name](self, task, hosts, frame, batch, handler)
             return
         self._announce(task, hosts, handler, frame)
-        if task.action in INCLUDE_ACTIONS:
-            self._include(task, hosts, frame, batch)
-            return
         failed = self._run_on(task, hosts, frame, batch)
         # Like Ansible, thresholds are checked once the task is done on every host of the batch.
         if failed and not self._open_blocks():
@@ -378,10 +372,14 @@ class PlayRunner:
 
     # -- includes ------------------------------------------------------------------------------
 
+    def _run_include(self, task: Task, hosts: list[str], frame: Frame, batch: list[str], handler: bool) -> None:
+        self._announce(task, hosts, handler, frame)
+        self._include(task, hosts, frame, batch)
+
     def _include(self, task: Task, hosts: list[str], frame: Frame, batch: list[str]) -> None:
         """include_tasks / include_role: decide per host (when, loop), then run each distinct
         inclusion (same file/role and parameters) with the hosts that asked for it, in order."""
-        kind = INCLUDE_ACTIONS[task.action]
+        kind = short_action(task.action)
         groups: dict[str, tuple[Any, dict[str, Any], list[str], str]] = {}
         for host in hosts:
             try:
@@ -542,6 +540,9 @@ class PlayRunner:
 
     # -- meta ------------------------------------------------------------------------------------
 
+    def _run_meta(self, task: Task, hosts: list[str], frame: Frame, batch: list[str], handler: bool) -> None:
+        self._meta(task, self._meta_hosts(task, hosts, frame, batch), batch)
+
     def _meta_hosts(self, task: Task, hosts: list[str], frame: Frame, batch: list[str]) -> list[str]:
         """The hosts whose `when` holds for a meta task; a broken condition fails its host."""
         selected = []
@@ -576,6 +577,16 @@ class PlayRunner:
                     self.state[h].failed = False
         else:
             self.emit(Message("warning", f"meta: {action!r} is not supported; ignored ({task.location})"))
+
+
+# The executor's handler for each run-time action of the playbook language (playbook/actions.py):
+# (runner, task, hosts, frame, batch, handler) -> None.
+RUN_HANDLERS: dict[str, Callable[[PlayRunner, Task, list[str], Frame, list[str], bool], None]] = {
+    "include_tasks": PlayRunner._run_include,
+    "include_role": PlayRunner._run_include,
+    "meta": PlayRunner._run_meta,
+}
+check_handlers(("run",), RUN_HANDLERS, "executor/play_runner.py")
 
 
 def _roles_in(play: Play) -> Iterator[Role]:

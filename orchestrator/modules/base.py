@@ -46,6 +46,10 @@ _REGISTRY: dict[str, type[Module]] = {}
 
 
 def register(cls: type[Module]) -> type[Module]:
+    """Add a module to the registry under its name, ansible.builtin.<name> and its aliases.
+
+    Only modules: the language's own actions (meta, include_*, import_*) are in
+    playbook/actions.py with their handlers."""
     for key in (cls.name, f"ansible.builtin.{cls.name}", *cls.aliases):
         _REGISTRY[key] = cls
     return cls

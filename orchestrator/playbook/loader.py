@@ -24,6 +24,7 @@ from orchestrator.modules.spec import did_you_mean, is_templated
 from orchestrator.playbook import roles as _roles
 from orchestrator.playbook import tasks as _tasks
 from orchestrator.playbook import tasktree as _tree
+from orchestrator.playbook.actions import spelled_names
 from orchestrator.playbook.keywords import (
     IMPORT_PLAYBOOK_KEYWORDS,
     ORDERS,
@@ -420,7 +421,7 @@ _PLAY_SPECIAL = frozenset({"hosts", "name", "roles", "handlers", "vars_prompt", 
 def _report_unknown_play_key(s: Session, key: Any) -> None:
     text = str(key)
     hint = ""
-    if get_module(text) is not None or text in ("block", "include_tasks", "import_tasks"):
+    if get_module(text) is not None or text in spelled_names() or text == "block":
         hint = f" ('{text}' is a task: put it in a list under 'tasks:')"
     s.error(f"'{text}' is not a valid play keyword{did_you_mean(text, PLAY_KEYWORDS)}{hint}", where(key))
 

@@ -15,6 +15,7 @@ from typing import Any
 from orchestrator.errors import SourceLocation
 from orchestrator.modules.base import Module, get_module, module_names
 from orchestrator.modules.spec import did_you_mean, is_templated, validate_args
+from orchestrator.playbook.actions import language_action, spelled_names
 from orchestrator.playbook.keywords import (
     HANDLER_KEYWORDS,
     LOOP_CONTROL_KEYS,
@@ -45,10 +46,6 @@ from orchestrator.playbook.taskargs import (
 )
 from orchestrator.yamlsource import LocatedStr, location_of
 
-# Actions the loader itself handles (not modules): short names; FQCNs map onto them.
-SPECIAL_ACTIONS = frozenset(
-    {"include_tasks", "import_tasks", "include_role", "import_role", "import_playbook", "include", "meta"}
-)
 VARIABLE_PARAMS = "_variable_params"  # `args: "{{ some_dict }}"`: arguments known only at run time
 _CONDITION_KEYS = frozenset({"when", "changed_when", "failed_when", "until"})
 _ACTION_KEYS = ("action", "local_action")
@@ -64,11 +61,15 @@ def lookup_module(name: str) -> type[Module] | None:
     )
 
 
+def action_names() -> list[str]:
+    """Every name a task may call: modules and the language's own actions (for suggestions)."""
+    return sorted({*module_names(), *spelled_names()})
+
+
 def _is_action_key(key: Any) -> bool:
     if not isinstance(key, str):
         return False
-    short = short_action(key)
-    return short in SPECIAL_ACTIONS or lookup_module(key) is not None or "." in key
+    return language_action(key) is not None or lookup_module(key) is not None or "." in key
 
 
 @dataclass
@@ -89,7 +90,7 @@ class Action:
     @property
     def canonical(self) -> str:
         # the loader's own actions by their short name so the executor matches one spelling
-        if self.short in SPECIAL_ACTIONS or self.name.startswith("ansible.legacy."):
+        if language_action(self.name) is not None or self.name.startswith("ansible.legacy."):
             return self.short
         return self.name
 
@@ -153,13 +154,13 @@ def detect_action(s: Session, ds: Mapping[Any, Any], scope: Scope) -> Action | N
         _report_no_action(s, ds, unknown, allowed)
         return None
     action = found[0]
-    if action.short not in SPECIAL_ACTIONS:
+    if language_action(action.name) is None:
         action.module = lookup_module(action.name)
     for key in unknown:
         _report_unknown_task_key(s, key, action, allowed, scope)
-    if action.short not in SPECIAL_ACTIONS and action.module is None:
+    if language_action(action.name) is None and action.module is None:
         s.error(
-            f"couldn't resolve module/action '{action.name}'{did_you_mean(action.name, module_names())}",
+            f"couldn't resolve module/action '{action.name}'{did_you_mean(action.name, action_names())}",
             action.location,
         )
         return None
@@ -170,7 +171,7 @@ def _report_no_action(s: Session, ds: Mapping[Any, Any], unknown: list[Any], all
     if not unknown:
         s.error("no module/action detected in task", where(ds))
         return
-    candidates = {*module_names(), *allowed}
+    candidates = {*action_names(), *allowed}
     for key in unknown:
         s.error(
             f"no module/action detected in task: '{key}' is neither a keyword nor a known module"
@@ -193,7 +194,7 @@ def _report_unknown_task_key(
         )
         return
     hint = " ('listen' is only valid on handlers)" if text == "listen" else ""
-    suggestion = did_you_mean(text, {*allowed, *module_names()})
+    suggestion = did_you_mean(text, {*allowed, *action_names()})
     s.error(f"'{text}' is not a valid {node} keyword{suggestion}{hint}", where(key, action.location))
 
 
@@ -202,10 +203,9 @@ def _report_unknown_task_key(
 
 def _free_form_param(action: Action) -> str | None:
     """The parameter a free-form string fills (`command: ls` -> the module's free_form)."""
-    if action.short in ("include_tasks", "import_tasks"):
-        return "file"
-    if action.short == "meta":
-        return RAW_PARAMS
+    language = language_action(action.name)
+    if language is not None:
+        return language.free_form
     if action.module is not None:
         return action.module.free_form
     return None

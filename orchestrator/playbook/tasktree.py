@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from orchestrator.errors import SourceLocation
 from orchestrator.modules.spec import did_you_mean
 from orchestrator.playbook import roles, tasks
+from orchestrator.playbook.actions import check_handlers, language_action
 from orchestrator.playbook.keywords import (
     BLOCK_KEYWORDS,
     HANDLER_KEYWORDS,
@@ -345,33 +346,50 @@ def parse_task(s: Session, ds: Mapping[Any, Any], scope: Scope) -> list[Task | B
     action = tasks.detect_action(s, ds, scope)
     if action is None:
         return []
-    short = action.short
-    if short == "import_playbook":
-        s.error(
-            "import_playbook is only allowed at the top level of a playbook, not in a task list",
-            action.location,
-        )
-        return []
-    if short == "include":
-        s.error(
-            "'include' was removed in Ansible 2.16; use include_tasks (dynamic) or import_tasks (static)",
-            action.location,
-        )
+    language = language_action(action.name)
+    if language is not None and language.name in _REFUSED_IN_TASK_LISTS:
+        s.error(_REFUSED_IN_TASK_LISTS[language.name], action.location)
         return []
     args = tasks.build_args(s, action, ds)
     if args is None:
         return []
-    if short in ("import_tasks", "import_role"):
-        return load_import(s, ds, action, args, scope)
-    if short in ("include_tasks", "include_role"):
-        include = load_include(s, ds, action, args, scope)
-        return [include] if include is not None else []
+    if language is not None:
+        return LOAD_HANDLERS[language.name](s, ds, action, args, scope)
     task = tasks.build_task(s, ds, action, args, scope)
-    if short == "meta":
-        tasks.check_meta(s, task, action, scope)
-    else:
-        tasks.validate_module_args(s, action, args, scope)
+    tasks.validate_module_args(s, action, args, scope)
     return [task]
+
+
+def _load_include_task(
+    s: Session, ds: Mapping[Any, Any], action: Action, args: dict[str, Any], scope: Scope
+) -> list[Task | Block]:
+    include = load_include(s, ds, action, args, scope)
+    return [include] if include is not None else []
+
+
+def _load_meta_task(
+    s: Session, ds: Mapping[Any, Any], action: Action, args: dict[str, Any], scope: Scope
+) -> list[Task | Block]:
+    task = tasks.build_task(s, ds, action, args, scope)
+    tasks.check_meta(s, task, action, scope)
+    return [task]
+
+
+_REFUSED_IN_TASK_LISTS = {
+    "import_playbook": "import_playbook is only allowed at the top level of a playbook, not in a task list",
+    "include": "'include' was removed in Ansible 2.16; use include_tasks (dynamic) or import_tasks (static)",
+}
+# What the loader does with each action of the language (playbook/actions.py) in a task list.
+LOAD_HANDLERS: dict[
+    str, Callable[[Session, Mapping[Any, Any], Action, dict[str, Any], Scope], list[Task | Block]]
+] = {
+    "import_tasks": load_import,
+    "import_role": load_import,
+    "include_tasks": _load_include_task,
+    "include_role": _load_include_task,
+    "meta": _load_meta_task,
+}
+check_handlers(("load", "run"), {**LOAD_HANDLERS, **_REFUSED_IN_TASK_LISTS}, "playbook/tasktree.py")
 
 
 _SECTIONS = ("block", "rescue", "always")

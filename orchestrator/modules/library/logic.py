@@ -88,24 +88,6 @@ class Assert(Module):
         return {"changed": False, "msg": args["success_msg"]}
 
 
-class ExecutorAction(Module):
-    """Keywords that look like modules but are carried out by the executor itself."""
-
-    remote = False
-    spec = None  # type: ignore[assignment]
-
-
-for _name in (
-    "meta",
-    "include_tasks",
-    "import_tasks",
-    "include_role",
-    "import_role",
-    "import_playbook",
-):
-    register(type(_name.title().replace("_", ""), (ExecutorAction,), {"name": _name}))
-
-
 @register
 class AddHost(Module):
     """Add a host (and its groups and variables) to the in-memory inventory of this run.
