@@ -16,8 +16,8 @@ from typing import Any
 from orchestrator.modules.spec import to_bool
 from orchestrator.transport.base import BecomeSpec, Connection, ConnectionSpec
 from orchestrator.transport.liveness import AliveSettings
-from orchestrator.transport.local import LocalConnection
-from orchestrator.transport.ssh import SSHConnection, parse_ssh_common_args
+from orchestrator.transport.registry import open_connection
+from orchestrator.transport.ssh import SSHOptions, parse_ssh_common_args
 
 
 @dataclass(frozen=True)
@@ -61,21 +61,26 @@ def connection_spec(
     strict = common.get("stricthostkeychecking", "").lower()
     mode = {"yes": "strict", "no": "off", "off": "off", "accept-new": "accept-new"}.get(strict, mode)
     password = _first(hostvars.get("ansible_password"), hostvars.get("ansible_ssh_pass"))
+    connection = str(_first(hostvars.get("ansible_connection"), "ssh"))
     return ConnectionSpec(
         host=host,
         address=str(_first(hostvars.get("ansible_host"), hostvars.get("ansible_ssh_host"), host)),
-        port=int(_first(hostvars.get("ansible_port"), hostvars.get("ansible_ssh_port"), defaults.port, 22)),
+        connection=connection,
         user=_first(
             hostvars.get("ansible_user"), hostvars.get("ansible_ssh_user"), remote_user, defaults.user
         ),
-        private_key_file=_first(hostvars.get("ansible_ssh_private_key_file"), defaults.private_key_file),
         password=str(password) if password is not None else None,
-        connection=str(_first(hostvars.get("ansible_connection"), "ssh")),
         connect_timeout=float(_first(hostvars.get("ansible_ssh_timeout"), defaults.connect_timeout)),
-        host_key_checking=mode,
-        known_hosts_file=defaults.known_hosts_file or common.get("userknownhostsfile"),
-        jump=common.get("proxyjump"),
-        alive=_alive_settings(common, defaults.alive),
+        options=None
+        if connection == "local"
+        else SSHOptions(
+            port=int(_first(hostvars.get("ansible_port"), hostvars.get("ansible_ssh_port"), defaults.port, 22)),
+            private_key_file=_first(hostvars.get("ansible_ssh_private_key_file"), defaults.private_key_file),
+            host_key_checking=mode,
+            known_hosts_file=defaults.known_hosts_file or common.get("userknownhostsfile"),
+            jump=common.get("proxyjump"),
+            alive=_alive_settings(common, defaults.alive),
+        ),
     )
 
 
@@ -129,7 +134,7 @@ class ConnectionPool:
         with self._lock:
             conn = self._connections.get(spec)
             if conn is None:
-                conn = LocalConnection(spec) if spec.connection == "local" else SSHConnection(spec)
+                conn = open_connection(spec)
                 self._connections[spec] = conn
             return conn
 

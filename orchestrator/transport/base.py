@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import abc
 import threading
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from orchestrator.errors import ConnectError
-from orchestrator.transport.liveness import AliveSettings
 from orchestrator.transport.shell import BecomeSpec, CommandResult, ShellLibrary, ShellSession
 
 # BecomeSpec and CommandResult are defined with the shell protocol that uses them; they are part
@@ -22,21 +22,19 @@ __all__ = ["BecomeSpec", "CommandResult", "Connection", "ConnectionSpec", "Trans
 
 @dataclass(frozen=True)
 class ConnectionSpec:
-    """Everything needed to reach one host, resolved from inventory vars and CLI options."""
+    """Everything needed to reach one host: what any transport needs, plus the chosen
+    transport's own options (ssh.SSHOptions for ssh; None: that transport's defaults).
+
+    Hashable: the run keeps one Connection per distinct spec (executor/connections.py).
+    """
 
     host: str  # the inventory name, for messages
     address: str  # ansible_host (or the name)
-    port: int = 22
-    user: str | None = None  # None: ~/.ssh/config User, else the local user name
-    private_key_file: str | None = None
+    connection: str = "ssh"  # a name in transport.registry.CONNECTIONS
+    user: str | None = None  # None: the transport's default (ssh: ~/.ssh/config User, else the local user)
     password: str | None = field(default=None, repr=False)  # ansible_password
-    connection: str = "ssh"  # "ssh" | "local"
     connect_timeout: float = 10.0
-    host_key_checking: str = "accept-new"  # "strict" | "accept-new" | "off"
-    known_hosts_file: str | None = None  # None: ~/.ssh/known_hosts
-    jump: str | None = None  # ProxyJump spec "user@host:port[,user@host:port]"
-    ssh_config_file: str | None = None  # None: ~/.ssh/config when it exists
-    alive: AliveSettings = field(default_factory=AliveSettings)  # ServerAliveInterval x ServerAliveCountMax
+    options: Hashable | None = None
 
 
 @dataclass

@@ -15,6 +15,7 @@ import shlex
 import socket
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
@@ -23,7 +24,7 @@ import paramiko
 from orchestrator.errors import ConnectError
 from orchestrator.transport.base import BecomeSpec, Connection, ConnectionSpec
 from orchestrator.transport.hostkeys import KnownHosts, host_key_policy
-from orchestrator.transport.liveness import ConnectDeadline, KeepaliveWatch, silence_paramiko
+from orchestrator.transport.liveness import AliveSettings, ConnectDeadline, KeepaliveWatch, silence_paramiko
 from orchestrator.transport.shell import (
     SHELL_START,
     ShellSession,
@@ -77,9 +78,27 @@ class ChannelCarrier:
         self.channel.close()
 
 
+@dataclass(frozen=True)
+class SSHOptions:
+    """The ssh transport's own part of a ConnectionSpec (ConnectionSpec.options)."""
+
+    port: int = 22
+    private_key_file: str | None = None
+    host_key_checking: str = "accept-new"  # "strict" | "accept-new" | "off"
+    known_hosts_file: str | None = None  # None: ~/.ssh/known_hosts
+    jump: str | None = None  # ProxyJump spec "user@host:port[,user@host:port]"
+    ssh_config_file: str | None = None  # None: ~/.ssh/config when it exists
+    alive: AliveSettings = field(default_factory=AliveSettings)  # ServerAliveInterval x ServerAliveCountMax
+
+
+def ssh_options(spec: ConnectionSpec) -> SSHOptions:
+    return spec.options if isinstance(spec.options, SSHOptions) else SSHOptions()
+
+
 class SSHConnection(Connection):
     def __init__(self, spec: ConnectionSpec, known_hosts: KnownHosts | None = None) -> None:
         super().__init__(spec)
+        self.options = ssh_options(spec)
         self._known_hosts = known_hosts
         self._client: paramiko.SSHClient | None = None
         self._jump_clients: list[paramiko.SSHClient] = []
@@ -186,7 +205,7 @@ class SSHConnection(Connection):
         transport = client.get_transport()
         assert transport is not None
         if label == self.spec.host:  # the target, not a jump hop
-            self._watch = KeepaliveWatch(transport, tcp, self.spec.alive)
+            self._watch = KeepaliveWatch(transport, tcp, self.options.alive)
         return client
 
     def _jump_channel(self, settings: SSHSettings) -> paramiko.Channel:
@@ -212,10 +231,10 @@ class SSHConnection(Connection):
 
     def _new_client(self, settings: SSHSettings) -> tuple[paramiko.SSHClient, KnownHosts]:
         client = paramiko.SSHClient()
-        known = self._known_hosts or KnownHosts.default(self.spec.known_hosts_file)
-        if self.spec.host_key_checking != "off":
+        known = self._known_hosts or KnownHosts.default(self.options.known_hosts_file)
+        if self.options.host_key_checking != "off":
             known.load_into(client, settings.known_hosts_name())
-        client.set_missing_host_key_policy(host_key_policy(self.spec.host_key_checking, known, settings.known_hosts_name()))
+        client.set_missing_host_key_policy(host_key_policy(self.options.host_key_checking, known, settings.known_hosts_name()))
         return client, known
 
     # -- shells ---------------------------------------------------------------------------------
@@ -413,14 +432,15 @@ class SSHSettings:
 
 
 def resolve_ssh_settings(spec: ConnectionSpec) -> SSHSettings:
-    config = _ssh_config(spec.ssh_config_file).lookup(spec.address)
-    identity = [spec.private_key_file] if spec.private_key_file else config.get("identityfile", [])
-    jump = spec.jump or config.get("proxyjump", "")
+    options = ssh_options(spec)
+    config = _ssh_config(options.ssh_config_file).lookup(spec.address)
+    identity = [options.private_key_file] if options.private_key_file else config.get("identityfile", [])
+    jump = options.jump or config.get("proxyjump", "")
     if jump.lower() == "none":
         jump = ""
     return SSHSettings(
         address=config.get("hostname", spec.address),
-        port=spec.port if spec.port != 22 or "port" not in config else int(config["port"]),
+        port=options.port if options.port != 22 or "port" not in config else int(config["port"]),
         user=spec.user or config.get("user") or _local_user(),
         identity_files=[os.path.expanduser(p) for p in identity],
         jump=jump,

@@ -15,7 +15,7 @@ from orchestrator.lab.testing import LabSession
 from orchestrator.transport.base import BecomeSpec, ConnectionSpec
 from orchestrator.transport.hostkeys import KnownHosts
 from orchestrator.transport.local import LocalConnection
-from orchestrator.transport.ssh import SSHConnection
+from orchestrator.transport.ssh import SSHConnection, SSHOptions
 
 pytestmark = pytest.mark.lab
 
@@ -45,9 +45,11 @@ def _spec(lab: LabSession, i: int) -> ConnectionSpec:
         host=f"h{i}",
         address=lab.address(i),
         user="root",
-        private_key_file=str(lab.key_path),
-        host_key_checking="strict",
-        known_hosts_file=str(lab.known_hosts_path),
+        options=SSHOptions(
+            private_key_file=str(lab.key_path),
+            host_key_checking="strict",
+            known_hosts_file=str(lab.known_hosts_path),
+        ),
     )
 
 
