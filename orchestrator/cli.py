@@ -92,6 +92,12 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-C", "--check", action="store_true", help="report what would change, change nothing")
     parser.add_argument("-D", "--diff", action="store_true", help="show the differences a change makes")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more output (-vv, -vvv)")
+    parser.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="run the hosts' SSH work on the Dask cluster at ADDRESS (tcp://host:8786, tls://...), "
+        "or on local:N worker processes; the play's logic stays here (pip install 'orch[cluster]')",
+    )
     parser.add_argument("--json", dest="json_path", metavar="FILE", help="write every result as JSON to FILE")
     parser.add_argument(
         "--stats", action="store_true", help="print connections, round trips and bytes per host"
@@ -277,6 +283,7 @@ def _apply_config(args: argparse.Namespace) -> None:
         ("become_ask_pass", "ask_become_pass", "-K"),
         ("module_name", "module_name", "-m"),
         ("ask_vault_pass", "ask_vault_pass", "-J"),
+        ("cluster", "cluster", "--cluster"),
     ):
         if hasattr(args, attr):
             setattr(args, attr, cfg.override(name, getattr(args, attr), option))
@@ -413,8 +420,9 @@ def _execute(
         playbooks=[playbook.path] if not adhoc else [],
         extra_vars=options.extra_vars,
     )
+    connections = _cluster_pool(args, inventory)  # None: connections live in this process
     emit, close = _reporters(args, adhoc, extra=[recorder])
-    runner = PlaybookRunner(playbook, inventory, options, emit)
+    runner = PlaybookRunner(playbook, inventory, options, emit, connections)
     code, error = EXIT_INTERNAL, None
     signals = None
     try:
@@ -436,6 +444,9 @@ def _execute(
         path = recorder.finish(code, error)
         if path is not None and args.verbose:
             print(f"run record: {path}", file=sys.stderr)
+    if connections is not None and args.verbose:
+        for address, hosts in connections.placed().items():
+            print(f"cluster worker {address}: {len(hosts)} host(s) {', '.join(hosts)}", file=sys.stderr)
     if not adhoc:
         _write_retry_file(playbook.path, runner.stats)
     if signals is not None and signals.signaled:
@@ -445,6 +456,21 @@ def _execute(
         sys.stderr.flush()
         os._exit(EXIT_INTERRUPTED)
     return code
+
+
+def _cluster_pool(args: argparse.Namespace, inventory: Any) -> Any:
+    """--cluster: the connection pool on the Dask workers (Dask is imported only here)."""
+    address = getattr(args, "cluster", None)
+    if not address:
+        return None
+    from orchestrator.cluster import PLACEMENT_VAR
+    from orchestrator.cluster.connect import open_pool
+
+    def group_of(host: str) -> str | None:
+        value = inventory.host_vars(host).get(PLACEMENT_VAR) if host in inventory.hosts else None
+        return str(value) if value not in (None, "") else None
+
+    return open_pool(address, group_of=group_of, threads=max(1, args.forks or 1))
 
 
 def _recorded_argv(args: argparse.Namespace) -> list[str]:

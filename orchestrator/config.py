@@ -100,6 +100,9 @@ SETTINGS: tuple[Setting, ...] = (
             "user to become"),
     Setting("become_ask_pass", "privilege_escalation", ("ANSIBLE_BECOME_ASK_PASS",), "bool", False, "-K",
             "ask for the become password"),
+    Setting("cluster", "orch", ("ORCH_CLUSTER",), "str", None, "--cluster",
+            "Dask scheduler address (tcp://host:8786, tls://...) or local:N: hosts' SSH work runs on "
+            "its workers (pip install 'orch[cluster]'; docs/scaling.md)"),
     Setting("ssh_args", "ssh_connection", ("ANSIBLE_SSH_ARGS",), "str", "", "",
             "ssh options orch understands (-o ProxyJump/-J, UserKnownHostsFile, StrictHostKeyChecking); "
             "host variables ansible_ssh_common_args add to them"),

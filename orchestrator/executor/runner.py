@@ -64,14 +64,20 @@ MISSING_VAR = object()
 
 class PlaybookRunner:
     def __init__(
-        self, playbook: Playbook, inventory: Inventory, options: RunOptions, emit: Callable[[Event], None]
+        self,
+        playbook: Playbook,
+        inventory: Inventory,
+        options: RunOptions,
+        emit: Callable[[Event], None],
+        connections: ConnectionPool | None = None,
     ) -> None:
         self.playbook = playbook
         self.inventory = inventory
         self.options = options
         self.emit = emit
         self.templar = Templar(playbook.basedir)
-        self.pool = ConnectionPool()
+        # Where hosts' connections live: here, or on Dask workers (orchestrator/cluster/pool.py).
+        self.pool = connections if connections is not None else ConnectionPool()
         self.stats: dict[str, HostStats] = {}
         self.host_states: dict[str, HostVarState] = {}
         self._inventory_vars: dict[str, Mapping[str, Any]] = {}
