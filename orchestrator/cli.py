@@ -89,6 +89,13 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
         "--host-key-checking", choices=HOST_KEY_MODES, help="known_hosts policy (default accept-new)"
     )
     parser.add_argument("--known-hosts", help="known_hosts file (default ~/.ssh/known_hosts)")
+    parser.add_argument(
+        "--keep-connections",
+        type=float,
+        metavar="SECONDS",
+        help="reuse SSH connections across runs: a per-user background process keeps each host's "
+        "connection this long after the run (like ControlPersist; default 0 = off; `orch keeper`)",
+    )
     parser.add_argument("-C", "--check", action="store_true", help="report what would change, change nothing")
     parser.add_argument("-D", "--diff", action="store_true", help="show the differences a change makes")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more output (-vv, -vvv)")
@@ -247,6 +254,17 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("id", nargs="?", help="run id (default the latest run)")
     retry.set_defaults(func=cmd_retry)
 
+    keeper = _command(
+        sub, "keeper", "show or stop the background process that keeps SSH connections across runs",
+        "With --keep-connections SECONDS (or ORCH_KEEP_CONNECTIONS, or keep_connections in "
+        "ansible.cfg's [ssh_connection]) runs leave each host's SSH connection with a per-user "
+        "background process, which keeps it SECONDS after its last use. `orch keeper` lists what it "
+        "holds; `orch keeper stop` closes every kept connection now.",
+        "  orch keeper\n  orch keeper stop",
+    )  # fmt: skip
+    keeper.add_argument("action", nargs="?", choices=["status", "stop"], default="status")
+    keeper.set_defaults(func=cmd_keeper)
+
     from orchestrator.lab.cli import register as register_lab
     from orchestrator.vault.cli import register as register_vault
 
@@ -276,6 +294,7 @@ def _apply_config(args: argparse.Namespace) -> None:
         ("remote_user", "user", "-u"),
         ("private_key_file", "private_key", "--private-key"),
         ("timeout", "timeout", "-T"),
+        ("keep_connections", "keep_connections", "--keep-connections"),
         ("host_key_checking", "host_key_checking", "--host-key-checking"),
         ("become", "become", "-b"),
         ("become_user", "become_user", "--become-user"),
@@ -328,6 +347,7 @@ def _settings(args: argparse.Namespace) -> Any:
             port=cfg.get("remote_port"),
             ssh_args=cfg.get("ssh_args"),
             alive=args.ssh_alive or AliveSettings(),
+            keep_connections=max(0.0, args.keep_connections or 0.0),
         ),
     )
 
@@ -696,6 +716,27 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print("  overrides (lowest precedence first):")
         for layer, where, raw in sources[:-1]:
             print(f"    {layer}: {where} = {json.dumps(redact.scrub(raw), default=str)}")
+    return 0
+
+
+def cmd_keeper(args: argparse.Namespace) -> int:
+    """`orch keeper [status|stop]`: the connections kept across runs."""
+    from orchestrator.transport.kept import keeper_request
+
+    answer = keeper_request(args.action)
+    if answer is None:
+        print("no connection keeper is running")
+        return 0
+    if args.action == "stop":
+        print("connection keeper stopped; its connections are closed")
+        return 0
+    kept = answer.get("connections", [])
+    print(f"connection keeper (pid {answer.get('pid')}): {len(kept)} connection(s) kept")
+    for entry in sorted(kept, key=lambda e: e["host"]):
+        print(
+            f"  {entry['host']}  {entry['login']}  channels {entry['channels']}  "
+            f"idle {entry['idle']:g} s of {entry['persist']:g} s"
+        )
     return 0
 
 

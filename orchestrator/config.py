@@ -103,6 +103,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cluster", "orch", ("ORCH_CLUSTER",), "str", None, "--cluster",
             "Dask scheduler address (tcp://host:8786, tls://...) or local:N: hosts' SSH work runs on "
             "its workers (pip install 'orch[cluster]'; docs/scaling.md)"),
+    Setting("keep_connections", "ssh_connection", ("ORCH_KEEP_CONNECTIONS",), "float", 0.0,
+            "--keep-connections",
+            "orch: keep each host's SSH connection this many seconds after a run in a per-user "
+            "background process, so the next run skips the login (0 = off)"),
     Setting("ssh_args", "ssh_connection", ("ANSIBLE_SSH_ARGS",), "str", "", "",
             "ssh options orch understands (-o ProxyJump/-J, UserKnownHostsFile, StrictHostKeyChecking); "
             "host variables ansible_ssh_common_args add to them"),

@@ -16,8 +16,8 @@ from typing import Any
 from orchestrator.modules.spec import to_bool
 from orchestrator.transport.base import BecomeSpec, Connection, ConnectionSpec
 from orchestrator.transport.liveness import AliveSettings
-from orchestrator.transport.registry import open_connection
-from orchestrator.transport.ssh import SSHOptions, parse_ssh_common_args
+from orchestrator.transport.registry import CONNECTIONS, open_connection
+from orchestrator.transport.ssh import SSHConnection, SSHOptions, parse_ssh_common_args
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class ConnectionDefaults:
     port: int | None = None  # ansible.cfg remote_port, below ansible_port
     ssh_args: str = ""  # ansible.cfg ssh_args, below the host's ansible_ssh_common_args
     alive: AliveSettings = field(default_factory=AliveSettings)  # --ssh-alive
+    keep_connections: float = 0.0  # seconds the keeper holds connections after the run; 0 = off
 
 
 def _first(*values: Any) -> Any:
@@ -126,17 +127,25 @@ def become_spec(
 class ConnectionPool:
     """One Connection per distinct ConnectionSpec for the whole run (usually one per host)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_connections: float = 0.0) -> None:
         self._lock = threading.Lock()
         self._connections: dict[ConnectionSpec, Connection] = {}
+        self.keep_connections = keep_connections  # > 0: SSH logins go through the keeper
 
     def get(self, spec: ConnectionSpec) -> Connection:
         with self._lock:
             conn = self._connections.get(spec)
             if conn is None:
-                conn = open_connection(spec)
+                conn = self._new(spec)
                 self._connections[spec] = conn
             return conn
+
+    def _new(self, spec: ConnectionSpec) -> Connection:
+        if self.keep_connections > 0 and CONNECTIONS.get(spec.connection) is SSHConnection:
+            from orchestrator.transport.kept import KeptConnection
+
+            return KeptConnection(spec, self.keep_connections)
+        return open_connection(spec)
 
     def drop(self, spec: ConnectionSpec) -> None:
         """Forget a connection (after reboot or a lost link) so the next use reconnects."""

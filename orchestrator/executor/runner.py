@@ -77,7 +77,11 @@ class PlaybookRunner:
         self.emit = emit
         self.templar = Templar(playbook.basedir)
         # Where hosts' connections live: here, or on Dask workers (orchestrator/cluster/pool.py).
-        self.pool = connections if connections is not None else ConnectionPool()
+        self.pool = (
+            connections
+            if connections is not None
+            else ConnectionPool(options.settings.connection.keep_connections)
+        )
         self.stats: dict[str, HostStats] = {}
         self.host_states: dict[str, HostVarState] = {}
         self._inventory_vars: dict[str, Mapping[str, Any]] = {}

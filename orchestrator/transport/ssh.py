@@ -27,6 +27,7 @@ from orchestrator.transport.hostkeys import KnownHosts, host_key_policy
 from orchestrator.transport.liveness import AliveSettings, ConnectDeadline, KeepaliveWatch, silence_paramiko
 from orchestrator.transport.shell import (
     SHELL_START,
+    Carrier,
     ShellSession,
     become_command,
     become_handshake,
@@ -240,14 +241,37 @@ class SSHConnection(Connection):
     # -- shells ---------------------------------------------------------------------------------
 
     def _shell(self, become: BecomeSpec | None) -> ShellSession:
-        client = self._connect()
+        self._ensure_login()
         key = become.user if become is not None and become.user != self.login_user else None
         shell = self._shells.get(key)
         if shell is not None and not shell.broken:
             return shell
         if shell is not None:
             shell.carrier.close()
-        transport = client.get_transport()
+        if key is None:
+            carrier = self._start_command(SHELL_START)
+        else:
+            assert become is not None
+            prompt, ready = _random_token("orch-sudo-prompt"), _random_token("orch-ready")
+            carrier = self._start_command(become_command(become, prompt, ready))
+            try:
+                become_handshake(carrier, become, prompt, ready, self.spec.host, self.spec.connect_timeout)
+            except EOFError:  # the password could not be sent: the channel is gone
+                carrier.close()
+                why = self.lost_reason or "connection lost"
+                raise ConnectError(f"{self.spec.host}: cannot start a shell: {why}") from None
+            self.stats.count(round_trips=1)
+        shell = ShellSession(carrier, self.spec.host, reports_pid=key is None)
+        self._shells[key] = shell
+        return shell
+
+    def _ensure_login(self) -> None:
+        """Connected and logged in (sets login_user, which the become shells are keyed against)."""
+        self._connect()
+
+    def _start_command(self, command: str) -> Carrier:
+        """A new session channel running `command` on the host, as a byte pipe to it."""
+        transport = self._connect().get_transport()
         assert transport is not None
         try:
             channel = transport.open_session(timeout=self.spec.connect_timeout)
@@ -255,20 +279,12 @@ class SSHConnection(Connection):
             raise ConnectError(f"{self.spec.host}: cannot open a session: {_describe(exc)}") from None
         carrier = ChannelCarrier(channel)
         try:
-            if key is None:
-                channel.exec_command(SHELL_START)
-            else:
-                assert become is not None
-                prompt, ready = _random_token("orch-sudo-prompt"), _random_token("orch-ready")
-                channel.exec_command(become_command(become, prompt, ready))
-                become_handshake(carrier, become, prompt, ready, self.spec.host, self.spec.connect_timeout)
-                self.stats.count(round_trips=1)
+            channel.exec_command(command)
         except (paramiko.SSHException, OSError, EOFError) as exc:
+            carrier.close()
             why = self.lost_reason or _describe(exc)
             raise ConnectError(f"{self.spec.host}: cannot start a shell: {why}") from None
-        shell = ShellSession(carrier, self.spec.host, reports_pid=key is None)
-        self._shells[key] = shell
-        return shell
+        return carrier
 
     # -- files ----------------------------------------------------------------------------------
 
@@ -338,18 +354,27 @@ class SSHConnection(Connection):
         """After abort(): kill what the aborted commands left running (their shells' process
         groups) and remove this run's upload temp files, on a channel of its own. True when the
         host confirmed it within `timeout`."""
-        transport = self._client.get_transport() if self._client is not None else None
-        if transport is None or not transport.is_active():
+        if not self._alive():
             return False
         words = [f"kill -TERM -- -{pid} 2>/dev/null" for pid in sorted(self._killed_groups)]
         if self.temp_files:
             words.append("rm -f -- " + " ".join(quote(p) for p in sorted(self.temp_files)))
         if not words:
             return True
+        done = self._run_to_exit("; ".join(words) + "; exit 0", timeout)
+        if done:
+            self.temp_files.clear()
+        return done
+
+    def _run_to_exit(self, command: str, timeout: float) -> bool:
+        """Run `command` on a channel of its own; True when it exited within `timeout`."""
+        transport = self._client.get_transport() if self._client is not None else None
+        if transport is None:
+            return False
         try:
             channel = transport.open_session(timeout=timeout)
             channel.settimeout(timeout)
-            channel.exec_command("; ".join(words) + "; exit 0")
+            channel.exec_command(command)
             deadline = time.monotonic() + timeout
             while not channel.exit_status_ready() and time.monotonic() < deadline:
                 time.sleep(0.02)
@@ -357,8 +382,6 @@ class SSHConnection(Connection):
             channel.close()
         except (paramiko.SSHException, OSError, EOFError):
             return False
-        if done:
-            self.temp_files.clear()
         return done
 
     def close(self) -> None:
