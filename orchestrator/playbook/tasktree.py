@@ -530,6 +530,12 @@ def _load_role_content(
                 what=f"the tasks file {tasks_file}",
                 at=SourceLocation(tasks_file),
             )
+    validation = _validation_task(s, role, from_files.get("tasks") or "main")
+    if validation is not None:
+        spec_file, task = validation
+        role.tasks = load_task_list(
+            s, [task], inner.child(path=spec_file), what="the argument spec", at=SourceLocation(spec_file)
+        ) + role.tasks  # fmt: skip
     handlers_file = _role_file(s, role, "handlers", from_files.get("handlers"))
     if handlers_file is not None:
         data = s.read_yaml(handlers_file)
@@ -571,6 +577,49 @@ def _load_role_vars(s: Session, role: Role, subdir: str, main: str | None) -> di
 
 
 _META_IGNORED = frozenset({"galaxy_info", "collections", "argument_specs"})
+
+
+def _argument_specs(s: Session, role: Role) -> tuple[str, dict[str, Any]] | None:
+    """(file, argument_specs) of a role: meta/argument_specs.yml, else the `argument_specs` key of
+    meta/main.yml (Ansible never merges the two)."""
+    for ext in (".yml", ".yaml"):
+        path = os.path.join(role.path, "meta", "argument_specs" + ext)
+        if os.path.isfile(path):
+            data = s.read_yaml(path)
+            specs = data.get("argument_specs") if isinstance(data, dict) else None
+            return (path, specs) if isinstance(specs, dict) else None
+    main = roles.find_role_file(role.path, "meta")
+    data = s.read_yaml(main) if main is not None else None
+    specs = data.get("argument_specs") if isinstance(data, dict) else None
+    return (main, specs) if main is not None and isinstance(specs, dict) else None
+
+
+def _validation_task(s: Session, role: Role, entrypoint: str) -> tuple[str, dict[str, Any]] | None:
+    """Ansible's first task of a role with an argument spec for its entry point (tasks_from or
+    main): validate_argument_spec with the spec's options and the role's parameters, always run.
+    (file of the spec, task)."""
+    found = _argument_specs(s, role)
+    if found is None:
+        return None
+    path, specs = found
+    spec = specs.get(entrypoint)
+    if not isinstance(spec, dict) or not spec:
+        return None
+    name = f"Validating arguments against arg spec '{entrypoint}'"
+    if "short_description" in spec:
+        name += f" - {spec['short_description']}"
+    task = {
+        "name": name,
+        "ansible.builtin.validate_argument_spec": {
+            "argument_spec": spec.get("options") or {},
+            "provided_arguments": dict(role.params),
+            "validate_args_context": {
+                "type": "role", "name": role.name, "argument_spec_name": entrypoint, "path": role.path,
+            },
+        },
+        "tags": ["always"],
+    }  # fmt: skip
+    return path, task
 
 
 def _load_meta(s: Session, role: Role, scope: Scope, *, dedup: bool) -> None:
