@@ -353,13 +353,15 @@ def edit_file(
     edit: Callable[[bytes | None], tuple[bytes | None, str, dict[str, Any]]],
     *,
     create: bool = False,
+    make_parents: bool | None = None,
     missing: str = "Path {path} does not exist !",
     diff_headers: str = "{path} (content)",
 ) -> dict[str, Any]:
     """Read `path`, compute its new content on the controller, write it back if it differs.
 
     `edit(old)` returns (new content or None for "leave as is", msg, extra result keys). `old`
-    is None when the file does not exist (only when `create` or the edit allows absence).
+    is None when the file does not exist (only when `create` or the edit allows absence). A
+    created file's missing parent directories are made too, unless `make_parents` is False.
     """
     current = read_file(ctx, path, args)
     if current.state == "directory":
@@ -375,7 +377,8 @@ def edit_file(
     if not content_change and not current.attr_change:
         return result
     data = new if content_change and new is not None else (current.content or b"")
-    written = put_content(ctx, args, data, path, diff=False, make_parents=create, follow=True)
+    parents = create if make_parents is None else make_parents
+    written = put_content(ctx, args, data, path, diff=False, make_parents=parents, follow=True)
     if content_change and ctx.diff_mode:
         header = diff_headers.format(path=path)
         before = as_text(current.content or b"")

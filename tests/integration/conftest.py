@@ -1,4 +1,5 @@
-"""Fixtures for the integration tests. operator_fleet: one 3-host lab fleet shared by the operator
+"""Fixtures for the integration tests. hosts/play: the shared lab for the module tests
+(test_modules_*), reset once per test module, and a runner for a task list on one host. operator_fleet: one 3-host lab fleet shared by the operator
 playbook tests (tests/integration/test_operator_*). apps_fleet: one 2-host fleet shared by the
 runbook app examples (tests/integration/test_app_examples.py): each example gets an inventory
 directory of its own (its group_vars plus the fleet's hosts.yml) on the same hosts; Docker is
@@ -13,7 +14,9 @@ group_vars plus the hosts.yml the lab writes.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+import subprocess
+import textwrap
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -59,3 +62,27 @@ def operator_docker(operator_fleet: tuple[LabSession, Path]) -> tuple[LabSession
     )
     assert setup.returncode == 0, setup.stdout + setup.stderr
     return lab, inventory
+
+
+@pytest.fixture(scope="module")
+def hosts(lab: LabSession) -> Iterator[LabSession]:
+    """The shared lab, with the hosts this module uses reset to pristine once."""
+    lab.reset_all()
+    yield lab
+    lab.reset_all()
+
+
+@pytest.fixture
+def play(
+    hosts: LabSession, run_orch: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    def run(
+        host: str, tasks: str, *args: str, gather: bool = False, extra: str = ""
+    ) -> subprocess.CompletedProcess[str]:
+        body = textwrap.indent(textwrap.dedent(tasks).strip("\n"), "    ")
+        text = f"- hosts: {host}\n  gather_facts: {str(gather).lower()}\n{extra}  tasks:\n{body}\n"
+        path = tmp_path / f"play{len(list(tmp_path.glob('play*.yml')))}.yml"
+        path.write_text(text)
+        return run_orch("play", str(path), "-i", str(hosts.inventory_path), *args)
+
+    return run

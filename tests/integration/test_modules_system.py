@@ -15,7 +15,6 @@ import re
 import shutil
 import socket
 import subprocess
-import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -57,30 +56,6 @@ def snapshot(lab: LabSession, host: str) -> dict[str, tuple[int, int, int, str]]
             if what != "dir":  # parents of volatile paths come and go; files and links are state
                 out[os.path.normpath(os.path.join(rel_root, name))] = (st.st_mode, st.st_uid, st.st_gid, what)
     return out
-
-
-@pytest.fixture(scope="module")
-def hosts(lab: LabSession) -> Iterator[LabSession]:
-    """The shared lab, with the hosts this module uses reset to pristine once."""
-    lab.reset_all()
-    yield lab
-    lab.reset_all()
-
-
-@pytest.fixture
-def play(
-    hosts: LabSession, run_orch: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path
-) -> Play:
-    def run(
-        host: str, tasks: str, *args: str, gather: bool = False, extra: str = ""
-    ) -> subprocess.CompletedProcess[str]:
-        body = textwrap.indent(textwrap.dedent(tasks).strip("\n"), "    ")
-        text = f"- hosts: {host}\n  gather_facts: {str(gather).lower()}\n{extra}  tasks:\n{body}\n"
-        path = tmp_path / f"play{len(list(tmp_path.glob('play*.yml')))}.yml"
-        path.write_text(text)
-        return run_orch("play", str(path), "-i", str(hosts.inventory_path), *args)
-
-    return run
 
 
 def cycle(

@@ -1,0 +1,193 @@
+"""Modules added for the compatibility corpus (issue 15) on real lab hosts: mount, pam_limits,
+selinux, dnf, each through cycle() (check+diff touches nothing -> changed -> ok), plus their
+bad-input errors naming the key."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_modules_system import Play, cycle, recap
+
+from orchestrator.lab.testing import LabSession
+
+
+def test_mount_tmpfs_cycle_then_unmount_and_absent(hosts: LabSession, play: Play) -> None:
+    task = "- mount: {path: /mnt/orch-scratch, src: tmpfs, fstype: tmpfs, opts: 'size=1m,mode=0755', state: mounted}"
+    cycle(hosts, play, "h1", task)
+    fstab = hosts.ssh("h1", "cat /etc/fstab").stdout
+    assert "tmpfs /mnt/orch-scratch tmpfs size=1m,mode=0755 0 0\n" in fstab
+    assert hosts.ssh("h1", "awk '$5 == \"/mnt/orch-scratch\"' /proc/self/mountinfo").stdout.strip()
+    # new options: the line is rewritten and the mount point remounted
+    changed = play("h1", task.replace("size=1m", "size=2m"))
+    assert changed.returncode == 0 and recap(changed.stdout, "h1")["changed"] == 1, changed.stdout
+    assert "size=2048k" in hosts.ssh("h1", "grep /mnt/orch-scratch /proc/self/mounts").stdout
+    gone = play(
+        "h1",
+        "- mount: {path: /mnt/orch-scratch, state: unmounted}\n- mount: {path: /mnt/orch-scratch, state: absent}",
+    )
+    assert gone.returncode == 0 and recap(gone.stdout, "h1")["changed"] == 2, gone.stdout
+    assert "orch-scratch" not in hosts.ssh("h1", "cat /etc/fstab /proc/self/mountinfo").stdout
+    assert hosts.ssh("h1", "test -e /mnt/orch-scratch").returncode != 0
+    bad = play("h1", "- mount: {path: /mnt/x, src: tmpfs, state: mounted}")
+    assert bad.returncode != 0 and "fstype" in bad.stdout + bad.stderr
+    failing = play(
+        "h1", "- mount: {path: /mnt/orch-bad, src: /dev/no-such-disk, fstype: ext4, state: mounted}"
+    )
+    assert failing.returncode == 2 and "Error mounting /mnt/orch-bad" in failing.stdout, failing.stdout
+    assert "orch-bad" not in hosts.ssh("h1", "cat /etc/fstab").stdout  # the old fstab is back
+
+
+def test_pam_limits_cycle(hosts: LabSession, play: Play) -> None:
+    cycle(hosts, play, "h1", """
+    - pam_limits: {dest: /etc/security/limits.d/20-orch.conf, domain: '*', limit_type: hard, limit_item: core, value: '0', comment: no dumps}
+    - community.general.pam_limits: {dest: /etc/security/limits.d/20-orch.conf, domain: '@ops', limit_type: soft, limit_item: nofile, value: '4096'}
+    """)  # fmt: skip
+    text = hosts.ssh(
+        "h1", "cat /etc/security/limits.d/20-orch.conf; stat -c %a /etc/security/limits.d/20-orch.conf"
+    ).stdout
+    # community.general carries the first line's comment, newline included, to a new line that has
+    # none: hence the empty line (test_compat_modules_units checks this against its code)
+    assert text == "*\thard\tcore\t0\t#no dumps\n@ops\tsoft\tnofile\t4096\t#no dumps\n\n644\n"
+    bigger = play(
+        "h1",
+        "- pam_limits: {dest: /etc/security/limits.d/20-orch.conf, domain: '@ops', limit_type: soft, limit_item: nofile, value: '1024', use_max: true}",
+    )
+    assert bigger.returncode == 0 and recap(bigger.stdout, "h1")["changed"] == 0, bigger.stdout
+    bad = play("h1", "- pam_limits: {domain: '*', limit_type: hard, limit_item: cores, value: '0'}")
+    assert bad.returncode != 0 and "limit_item" in bad.stdout + bad.stderr
+    missing_dir = play(
+        "h1",
+        "- pam_limits: {dest: /etc/no-such-dir/x.conf, domain: '*', limit_type: hard, limit_item: core, value: '0'}",
+    )
+    assert missing_dir.returncode == 2 and hosts.ssh("h1", "test -e /etc/no-such-dir").returncode != 0
+
+
+def test_selinux_config_on_a_host_without_selinux(hosts: LabSession, play: Play) -> None:
+    # Debian runs without SELinux: the config file is managed, the live state waits for a reboot.
+    hosts.ssh("h2", "mkdir -p /etc/selinux/default/policy /etc/selinux/targeted/policy && "
+              "printf '# SELinux\\nSELINUX=disabled\\nSELINUXTYPE=default\\n' > /etc/selinux/config", check=True)  # fmt: skip
+    cycle(hosts, play, "h2", "- ansible.posix.selinux: {policy: targeted, state: permissive}")
+    warned = play("h2", """
+    - selinux: {policy: targeted, state: permissive}
+      register: r
+    - assert:
+        that:
+          - r.reboot_required and not r.changed
+          - r.warnings == ["Reboot is required to set SELinux state to 'permissive'"]
+    """)  # fmt: skip
+    assert warned.returncode == 0, warned.stdout
+    assert (
+        hosts.ssh("h2", "cat /etc/selinux/config").stdout
+        == "# SELinux\nSELINUX=permissive\nSELINUXTYPE=targeted\n"
+    )
+    bad = play("h2", "- selinux: {policy: nosuch, state: enforcing}")
+    assert bad.returncode == 2 and "Policy nosuch does not exist in /etc/selinux/" in bad.stdout, bad.stdout
+    no_policy = play("h2", "- selinux: {state: enforcing}")
+    assert no_policy.returncode == 2 and "Policy is required" in no_policy.stdout
+    bad_state = play("h2", "- selinux: {state: strict}")
+    assert bad_state.returncode != 0 and "state" in bad_state.stdout + bad_state.stderr
+    hosts.ssh("h2", "rm -rf /etc/selinux", check=True)
+
+
+SPEC = """Name: orch-hello
+Version: %s
+Release: 1
+Summary: test package
+License: MIT
+BuildArch: noarch
+%%description
+test
+%%install
+mkdir -p %%{buildroot}/usr/share/orch-hello
+echo %s > %%{buildroot}/usr/share/orch-hello/version
+%%files
+/usr/share/orch-hello/version
+"""
+
+
+@pytest.mark.slow  # installs dnf, rpm and createrepo-c on the host (minutes)
+def test_dnf_from_a_local_repository(hosts: LabSession, play: Play) -> None:
+    # Debian packages dnf and rpm: a repository built on the host gives dnf real work to do.
+    setup = (
+        "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends"
+        " dnf rpm createrepo-c >/dev/null && mkdir -p /srv/orch-repo /etc/yum.repos.d && "
+        "printf '[orch]\\nname=orch\\nbaseurl=file:///srv/orch-repo\\ngpgcheck=0\\nenabled=1\\n' > /etc/yum.repos.d/orch.repo"
+    )
+    hosts.ssh("h3", setup, check=True, timeout=900)
+
+    def publish(version: str) -> None:
+        spec = SPEC % (version, version)
+        hosts.ssh("h3", "cat > /root/orch-hello.spec && rpmbuild -bb --quiet /root/orch-hello.spec >/dev/null"
+                  " && cp /root/rpmbuild/RPMS/noarch/*.rpm /srv/orch-repo/ && createrepo_c -q /srv/orch-repo"
+                  " && dnf -q clean all", input=spec, check=True, timeout=300)  # fmt: skip
+
+    publish("1.0")
+    cycle(hosts, play, "h3", "- dnf: {name: orch-hello, state: present}", diff=False)
+    assert hosts.ssh("h3", "cat /usr/share/orch-hello/version").stdout == "1.0\n"
+    publish("1.1")
+    latest = play("h3", "- ansible.builtin.dnf: {name: orch-hello, state: latest}")
+    assert latest.returncode == 0 and recap(latest.stdout, "h3")["changed"] == 1, latest.stdout
+    assert hosts.ssh("h3", "cat /usr/share/orch-hello/version").stdout == "1.1\n"
+    again = play("h3", "- ansible.builtin.dnf: {name: orch-hello, state: latest}")
+    assert recap(again.stdout, "h3")["changed"] == 0, again.stdout
+    removed = play(
+        "h3",
+        "- dnf: {name: orch-hello, state: absent}\n  register: gone\n"
+        "- assert: {that: [\"gone.results == ['Removed: orch-hello-1.1-1.noarch']\"]}\n"
+        "- dnf: {name: orch-hello, state: absent}",
+    )
+    assert removed.returncode == 0 and recap(removed.stdout, "h3")["changed"] == 1, removed.stdout
+    assert hosts.ssh("h3", "rpm -q orch-hello").returncode != 0
+    missing = play("h3", "- dnf: {name: no-such-package-orch, state: present}")
+    assert missing.returncode == 2, missing.stdout
+    bad = play("h3", "- dnf: {name: orch-hello, state: newest}")
+    assert bad.returncode != 0 and "state" in bad.stdout + bad.stderr
+
+
+PG_SECRET = "s3cret-'quoted\"-$HOME"  # quotes and shell syntax: quoted all the way to psql
+
+
+@pytest.mark.slow  # installs PostgreSQL on the host
+def test_postgresql_user_db_privs(hosts: LabSession, play: Play) -> None:
+    hosts.ssh(
+        "h4",
+        "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends"
+        " postgresql >/dev/null && service postgresql start >/dev/null",
+        check=True,
+        timeout=900,
+    )
+    pg = "  become: true\n  become_user: postgres\n"
+    user = (
+        f"- postgresql_user: {{name: app, password: {json.dumps(PG_SECRET)}, login_unix_socket: /var/run/postgresql}}\n"
+        + pg
+        + "  environment: {PGOPTIONS: '-c password_encryption=scram-sha-256'}\n"
+    )
+    first = cycle(hosts, play, "h4", user, diff=False)
+    assert PG_SECRET not in first.stdout + first.stderr
+    verifier = hosts.ssh("h4", "su postgres -c \"psql -Atc \\\"SELECT rolpassword FROM pg_authid WHERE rolname='app'\\\"\"")
+    assert verifier.stdout.startswith("SCRAM-SHA-256$"), verifier.stdout + verifier.stderr
+    # the same password given again is recognised (SCRAM verifier); a new one is set
+    changed = play("h4", user.replace("s3cret", "other"), "-v")
+    assert recap(changed.stdout, "h4")["changed"] == 1, changed.stdout
+    assert "other-" not in changed.stdout and "%(password)s" in changed.stdout
+    cycle(hosts, play, "h4", (
+        "- postgresql_db: {name: appdb, owner: app, encoding: UTF-8, lc_collate: C.UTF-8, lc_ctype: C.UTF-8,"
+        " template: template0, login_unix_socket: /var/run/postgresql}\n" + pg
+        + "- postgresql_user: {name: reader, login_unix_socket: /var/run/postgresql}\n" + pg
+        + "- postgresql_privs: {db: appdb, roles: reader, privs: CONNECT, type: database, objs: appdb,"
+        " login_unix_socket: /var/run/postgresql}\n" + pg
+    ), diff=False)  # fmt: skip
+    acl = hosts.ssh("h4", "su postgres -c \"psql -Atc \\\"SELECT datacl, pg_get_userbyid(datdba) FROM pg_database WHERE datname='appdb'\\\"\"")
+    assert "reader=c/" in acl.stdout and acl.stdout.strip().endswith("|app"), acl.stdout
+    wrong = play("h4", "- postgresql_db: {name: appdb, encoding: LATIN1, login_unix_socket: /var/run/postgresql}\n" + pg)
+    assert wrong.returncode == 2 and "Changing database encoding is not supported" in wrong.stdout, wrong.stdout
+    no_role = play("h4", "- postgresql_privs: {db: appdb, roles: ghost, privs: CONNECT, type: database}\n" + pg)
+    assert no_role.returncode == 2 and "Role ghost does not exist" in no_role.stdout, no_role.stdout
+    bad = play("h4", "- postgresql_user: {nam: x}")
+    assert bad.returncode != 0 and "nam" in bad.stdout + bad.stderr
+    dropped = play("h4", (
+        "- postgresql_db: {name: appdb, state: absent, login_unix_socket: /var/run/postgresql}\n" + pg
+        + "- postgresql_user: {name: reader, state: absent, login_unix_socket: /var/run/postgresql}\n" + pg
+    ))  # fmt: skip
+    assert dropped.returncode == 0 and recap(dropped.stdout, "h4")["changed"] == 2, dropped.stdout
