@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-IMAGE_SOURCES = ("pull", "archive", "demo", "lab", "local")
+IMAGE_SOURCES = ("pull", "archive", "demo", "lab", "local", "build")
 HEALTH_TYPES = ("http", "tcp", "command", "docker", "running", "none")
 HOOK_POINTS = ("pre_deploy", "post_deploy", "on_rollback")
 CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
@@ -113,6 +113,11 @@ def check_health(where: str, health: Any, problems: Problems) -> dict[str, Any]:
     return health
 
 
+def image_source(svc: dict[str, Any]) -> str:
+    """Where a service's image comes from: image_source, else `build` when it has build:, else pull."""
+    return str(svc.get("image_source") or ("build" if svc.get("build") else "pull"))
+
+
 def check_service(name: str, svc: Any, problems: Problems, compose_given: bool) -> dict[str, Any]:
     where = f"app_services.{name}"
     if not NAME.match(name):
@@ -128,7 +133,22 @@ def check_service(name: str, svc: Any, problems: Problems, compose_given: bool) 
             )
         if not svc.get("image") and not svc.get("build"):
             problems.add(where, "needs image: (repository:tag) or build:")
-    source = svc.get("image_source", "pull")
+    source = image_source(svc)
+    if source == "build":
+        if not svc.get("build"):
+            problems.add(
+                f"{where}.build", "required with image_source: build (context: DIR, dockerfile: ...)"
+            )
+        if not svc.get("image"):
+            problems.add(
+                f"{where}.image",
+                "required with build: the tag the built image gets (a release records its image ID)",
+            )
+        build = svc.get("build")
+        if build is not None and not isinstance(build, (str, dict)):
+            problems.add(
+                f"{where}.build", "must be a directory (the context) or {context: DIR, dockerfile: ...}"
+            )
     if svc.get("image") and source not in IMAGE_SOURCES:
         problems.add(f"{where}.image_source", f"{source!r} is not one of {', '.join(IMAGE_SOURCES)}")
     if source == "archive" and not svc.get("image_archive"):
@@ -271,9 +291,11 @@ def load_compose_files(files: list[str], problems: Problems) -> dict[str, Any]:
 
 def compose_service(name: str, svc: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key in ("image", "build", "command", "entrypoint", "user", "working_dir", "container_name"):
+    for key in ("image", "command", "entrypoint", "user", "working_dir", "container_name"):
         if svc.get(key) not in (None, ""):
             out[key] = svc[key]
+    if svc.get("build"):
+        out["build"] = build_in_source(svc["build"], settings)
     network = svc.get("network_mode", settings.get("app_network_mode", "host"))
     if network == "host":
         out["network_mode"] = "host"
@@ -312,6 +334,20 @@ def compose_service(name: str, svc: dict[str, Any], settings: dict[str, Any]) ->
     }
     out.update(svc.get("extra") or {})
     return out
+
+
+def source_dir(settings: dict[str, Any]) -> str:
+    """The checkout of app_git_repo on the host (deploy.yml's git task keeps it at the ref)."""
+    return f"{settings.get('app_dir') or '/opt/' + str(settings.get('app_name'))}/source"
+
+
+def build_in_source(build: str | dict[str, Any], settings: dict[str, Any]) -> str | dict[str, Any]:
+    """With app_git_repo, a relative build context is a directory of the checkout."""
+    spec = {"context": build} if isinstance(build, str) else dict(build)
+    context = str(spec.get("context", "."))
+    if settings.get("app_git_repo") and not context.startswith("/") and "://" not in context:
+        spec["context"] = str(Path(source_dir(settings)) / context)
+    return spec
 
 
 def health_probe(svc_name: str, health: dict[str, Any], version: str, port_from: str = "") -> str:
@@ -417,6 +453,8 @@ def script_header(settings: dict[str, Any], compose_files: list[str]) -> str:
         + f"PROJECT={Q(settings['app_project_name'])}\n"
         # The app's own compose files can name the version: image: app:${APP_VERSION}.
         + f"APP_VERSION={Q(str(settings.get('app_version', '')))}\nexport APP_VERSION\n"
+        # ... and build from the checkout of app_git_repo: build: {context: ${APP_SOURCE_DIR}/api}.
+        + f"APP_SOURCE_DIR={Q(source_dir(settings))}\nexport APP_SOURCE_DIR\n"
         + f'compose() {{ docker compose --ansi never --project-name "$PROJECT" {" ".join(Q(a) for a in args)} "$@"; }}\n'
         f"LOG_LINES={int(settings.get('app_health_log_lines', 20))}\n"
         + (
@@ -525,11 +563,20 @@ def scripts(
     check.append("exit $rc\n")
 
     bg_service = blue_green["service"] if blue_green else ""
-    return {
+    out = {
         "start.sh": "".join(start),
         "health.sh": "".join(check),
         "hooks.sh": hooks_script(header, hooks, bg_service),
     }
+    # Images built on the host (image_source: build), before anything starts: a failed build
+    # fails the deploy with the running release untouched.
+    builds = [n for n in active if image_source(services[n]) == "build"]
+    if builds:
+        names = " ".join(f'"{n}-$BG_COLOR"' if n == bg_service else Q(n) for n in builds)
+        out["build.sh"] = (
+            header + f"# Build the images of {', '.join(builds)} from source.\ncompose build {names} 2>&1\n"
+        )
+    return out
 
 
 BG_DEFAULTS = {"proxy": "nginx", "ports": {"blue": 8080, "green": 8081}, "port_env": "PORT", "drain": 2}
@@ -663,7 +710,7 @@ def image_entry(name: str, svc: dict[str, Any], settings: dict[str, Any]) -> dic
     """Where a service's image comes from. `archive_argv` (demo, lab, archive) runs on the controller
     and prints the docker-archive tarball's path on its last line; the host then loads that."""
     ref = str(svc["image"])
-    source = svc.get("image_source", "pull")
+    source = image_source(svc)
     entry: dict[str, Any] = {"service": name, "ref": ref, "source": source}
     python = str(settings.get("python", "python3"))
     if source == "demo":
@@ -806,7 +853,9 @@ def plan(settings: dict[str, Any]) -> dict[str, Any]:
                 )
         for name, svc in from_files.items():
             merged = {
-                **{k: v for k, v in svc.items() if k in ("depends_on", "profiles", "image", "scale")},
+                **{
+                    k: v for k, v in svc.items() if k in ("depends_on", "profiles", "image", "scale", "build")
+                },
                 **(declared.get(name) or {}),
             }
             services[name] = check_service(name, merged, problems, compose_given=True)
@@ -825,7 +874,8 @@ def plan(settings: dict[str, Any]) -> dict[str, Any]:
     images = []
     for name in order:
         svc = services[name]
-        if svc.get("image") and not (user_files and name not in declared and "image_source" not in svc):
+        undeclared = user_files and name not in declared and "image_source" not in svc
+        if svc.get("image") and not (undeclared and image_source(svc) != "build"):
             images.append(image_entry(name, svc, settings))
     compose_text = ""
     compose_files = [Path(f).name for f in user_files]

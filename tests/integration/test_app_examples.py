@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import threading
 import time
 import urllib.error
@@ -276,6 +277,149 @@ def test_ai_diy(apps_fleet: tuple[LabSession, Path]) -> None:
     assert health.returncode == 0 and "service ok ai-diy" in health.stdout, explain(health)
 
 
+# ---- Build from source: a git checkout at a ref, `docker compose build` on the host --------------
+
+SOURCE_APP = """\
+app_name: srcapp
+app_addr: "{{ ansible_host }}"
+app_git_repo: /srv/git/srcapp.git        # a bare repository on the host, pushed from the controller
+app_services:
+  cache:                                 # also brings the base image web/Dockerfile builds FROM
+    image: orch-lab/redis:7
+    image_source: lab
+    environment: {LISTEN_ADDR: "{{ app_addr }}", PORT: "6390"}
+    health: {type: docker}               # the image's own HEALTHCHECK (redis-cli ping)
+  web:
+    image: "srcapp-web:{{ app_version | default('') }}"
+    build: {context: web}                # web/ of the checkout at app_version
+    # The stand-in answers as AI Chat's backend (.env's APP_NAME=srcapp would override the image's).
+    environment: {APP_NAME: ai-chat, LISTEN_ADDR: "{{ app_addr }}", PORT: "3990"}
+    depends_on: {cache: {condition: service_healthy}}
+    health: {type: docker, deadline: 30} # the HEALTHCHECK of web/Dockerfile
+  worker:
+    image: orch-lab/redis:7
+    image_source: lab
+    entrypoint: [sleep]
+    command: [infinity]
+    scale: 2
+app_hooks:
+  on_rollback:
+    - {name: note, shell: "echo $APP_VERSION >> /opt/srcapp/rollbacks.log"}
+app_env_required: []
+docker_daemon_args: [--storage-driver=vfs, --iptables=false, --ip6tables=false, --bridge=none]
+sysctl_apply: false
+deploy_serial: "100%"
+admin_users: []
+health_endpoints: []
+"""
+
+DOCKERFILE = """\
+FROM orch-lab/redis:7
+ENV APP_SERVICE=backend APP_VERSION={version}
+ENTRYPOINT ["/usr/local/bin/orch-standin"]
+CMD ["serve"]
+HEALTHCHECK --interval=2s --timeout=10s --retries=3 CMD ["orch-standin", "check"]
+"""
+
+
+def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True, env=env
+    )
+    return result.stdout.strip()
+
+
+def source_repository(path: Path) -> dict[str, str]:
+    """The app's repository on the controller: tags 1.0.0, 2.0.0 and broken; tag -> commit."""
+    path.mkdir(parents=True)
+    git(path, "init", "--quiet", "--initial-branch=main")
+    commits = {}
+    for version in ("1.0.0", "2.0.0", "broken"):
+        (path / "web").mkdir(exist_ok=True)
+        (path / "web" / "Dockerfile").write_text(DOCKERFILE.format(version=version))
+        git(path, "add", "web/Dockerfile")
+        git(
+            path,
+            "-c",
+            "user.name=Dev",
+            "-c",
+            "user.email=dev@example.org",
+            "commit",
+            "--quiet",
+            "-m",
+            version,
+        )
+        git(path, "tag", version)
+        commits[version] = git(path, "rev-parse", "HEAD")
+    return commits
+
+
+def test_build_from_source(apps_fleet: tuple[LabSession, Path]) -> None:
+    """image_source build from app_git_repo at app_version (the git module), Docker's own health
+    status as the check, scale, on_rollback hooks, rollback.yml -e to_commit=..."""
+    lab, base = apps_fleet
+    inventory = base / "srcapp"
+    (inventory / "group_vars").mkdir(parents=True)
+    (inventory / "group_vars" / "all.yml").write_text(SOURCE_APP)
+    shutil.copyfile(lab.inventory_path, inventory / "hosts.yml")
+    setup = play(inventory, "bootstrap.yml")  # installs git for app_git_repo
+    assert setup.returncode == 0, explain(setup)
+
+    commits = source_repository(base / "srcapp-repo")
+    for host in lab.hosts:  # served to the host from the host itself: a bare repository pushed over ssh
+        lab.ssh(
+            host.index,
+            "rm -rf /srv/git/srcapp.git && git init --quiet --bare /srv/git/srcapp.git",
+            check=True,
+        )
+        ssh = " ".join(lab.ssh_argv(host.index)[:-1])
+        git(
+            base / "srcapp-repo",
+            "push",
+            "--quiet",
+            "--mirror",
+            f"ssh://root@{host.address}/srv/git/srcapp.git",
+            env={**os.environ, "GIT_SSH_COMMAND": ssh},
+        )
+
+    def assert_serving(version: str) -> None:
+        for host in lab.hosts:
+            assert version_of(lab, host.index, f"http://{host.address}:3990") == version
+            health = lab.ssh(
+                host.index, "docker inspect --format '{{.State.Health.Status}}' srcapp-web-1", check=True
+            )
+            assert health.stdout.strip() == "healthy"
+            commit = lab.ssh(host.index, "cat /opt/srcapp/current/COMMIT", check=True).stdout.strip()
+            assert commit == commits[version]
+            workers = lab.ssh(
+                host.index, "docker ps --filter name=srcapp-worker --format '{{.Names}}'", check=True
+            ).stdout.split()
+            assert sorted(workers) == ["srcapp-worker-1", "srcapp-worker-2"], workers
+
+    def rollbacks(i: int) -> list[str]:
+        return lab.ssh(i, "cat /opt/srcapp/rollbacks.log 2>/dev/null").stdout.split()
+
+    v1 = play(inventory, "deploy.yml", "-e", "app_version=1.0.0")
+    assert v1.returncode == 0, explain(v1)
+    assert_serving("1.0.0")
+    v2 = play(inventory, "deploy.yml", "-e", "app_version=2.0.0")
+    assert v2.returncode == 0, explain(v2)
+    assert_serving("2.0.0")
+
+    broken = play(inventory, "deploy.yml", "-e", "app_version=broken")
+    assert broken.returncode == 2, explain(broken)
+    assert "service web is not healthy after 30s: docker health status: unhealthy" in broken.stdout, explain(
+        broken
+    )
+    assert_serving("2.0.0")
+    assert [rollbacks(h.index) for h in lab.hosts] == [["2.0.0"]] * len(lab.hosts)
+
+    back = play(inventory, "rollback.yml", "-e", f"to_commit={commits['1.0.0'][:10]}")
+    assert back.returncode == 0, explain(back)
+    assert_serving("1.0.0")
+    assert [rollbacks(h.index) for h in lab.hosts] == [["2.0.0", "1.0.0"]] * len(lab.hosts)
+
+
 def test_app_settings_errors_before_any_host_is_touched(apps_fleet: tuple[LabSession, Path]) -> None:
     lab = apps_fleet[0]
     inventory = example_inventory(apps_fleet, "catalogizer")
@@ -289,7 +433,7 @@ def test_app_settings_errors_before_any_host_is_touched(apps_fleet: tuple[LabSes
     assert "3.0.0" not in releases
 
 
-# ---- CatalogAI, SpherosegV4, AI Chat: the same story, each on the fleet by itself ---------------
+# ---- CatalogAI, SpherosegV4, AI Chat: the same story, one after the other on the same fleet -------
 
 # app -> (the service whose /version names the release, its base URL's port, the runbook's checks:
 # (path, port, what the body must contain))
@@ -305,10 +449,6 @@ OTHER_APPS = {
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not os.environ.get("ORCH_TEST_ALL_EXAMPLES"),
-    reason="written but not yet run green (issue 13 is open; about 10 min each): ORCH_TEST_ALL_EXAMPLES=1 runs them",
-)
 @pytest.mark.parametrize("app", sorted(OTHER_APPS))
 def test_other_examples(apps_fleet: tuple[LabSession, Path], app: str) -> None:
     lab = apps_fleet[0]
@@ -333,8 +473,9 @@ def test_other_examples(apps_fleet: tuple[LabSession, Path], app: str) -> None:
         result = play(inventory, "deploy.yml", "-e", f"app_version={version}")
         assert result.returncode == 0, explain(result)
         assert_serving(version)
-    broken = play(inventory, "deploy.yml", "-e", "app_version=broken")
-    assert broken.returncode == 2 and "is not healthy after" in broken.stdout, explain(broken)
+    # A broken stand-in answers 503 at once: 20s (not the default 60s) to give up on it is plenty.
+    broken = play(inventory, "deploy.yml", "-e", "app_version=broken", "-e", "app_service_deadline=20")
+    assert broken.returncode == 2 and "is not healthy after 20s" in broken.stdout, explain(broken)
     assert_serving("2.0.0")
     back = play(inventory, "rollback.yml")
     assert back.returncode == 0, explain(back)

@@ -135,6 +135,11 @@ def test_inactive_profile_services_are_not_started() -> None:
             "app_services.api.image_source:",
         ),
         ({"app_services": {"api": {"image": "x:1", "scale": "two"}}}, "app_services.api.scale:"),
+        ({"app_services": {"api": {"build": "api"}}}, "app_services.api.image: required with build"),
+        (
+            {"app_services": {"api": {"image": "x:1", "image_source": "build"}}},
+            "app_services.api.build: required",
+        ),
         (
             {"app_hooks": {"pre_deploy": [{"run": "ghost", "command": "x"}]}},
             "app_hooks.pre_deploy[0].run: unknown service",
@@ -166,6 +171,36 @@ def test_users_own_compose_file(tmp_path: Path) -> None:
     assert "--file docker-compose.yml" in plan["scripts"]["start.sh"]
     rc, result = run_model({**settings, "app_services": {"ghost": {}}})
     assert rc == 1 and "app_services.ghost: not a service of app_compose_files" in result["errors"][0]
+
+
+def test_build_from_source() -> None:
+    """image_source build (the default with build:): a relative context is a directory of the
+    app_git_repo checkout; build.sh builds those services only; the image is recorded like any."""
+    services = {
+        "db": {"image": "orch-lab/postgres:15", "image_source": "lab"},
+        "api": {"image": "shop-api:1.0.0", "build": {"context": "api", "dockerfile": "Dockerfile.prod"}},
+        "web": {"image": "shop-web:1.0.0", "build": "/srv/web", "depends_on": ["api"]},
+    }
+    rc, plan = run_model(
+        catalogizer(
+            app_services=services, app_hooks={}, app_git_repo="/srv/git/shop.git", app_dir="/opt/shop"
+        )
+    )
+    assert rc == 0, plan
+    assert {i["service"]: i["source"] for i in plan["images"]} == {
+        "db": "lab",
+        "api": "build",
+        "web": "build",
+    }
+    compose = plan["compose"]
+    assert "context: /opt/shop/source/api" in compose and "dockerfile: Dockerfile.prod" in compose
+    assert "context: /srv/web" in compose  # an absolute context stays
+    build = plan["scripts"]["build.sh"]
+    assert build.rstrip().endswith("compose build api web 2>&1")
+    assert "APP_SOURCE_DIR=/opt/shop/source" in build
+    assert subprocess.run(["sh", "-n"], input=build, text=True, check=False).returncode == 0
+    rc, plan = run_model(catalogizer(app_hooks={}))
+    assert rc == 0 and "build.sh" not in plan["scripts"]
 
 
 def test_scripts_are_valid_sh() -> None:
