@@ -16,7 +16,7 @@ def parse_args(argv: list[str] | None) -> Config:
         "CPU, peak RSS, SSH connections and round trips. Needs root (the lab).",
     )
     parser.add_argument(
-        "--tools", default=",".join(TOOLS), help="comma-separated subset of orch,pyinfra,ansible"
+        "--tools", default=",".join(TOOLS), help="comma-separated subset of orch,orch-keep,pyinfra,ansible"
     )
     parser.add_argument("--sizes", default="10,30", help="fleet sizes N, comma-separated (default 10,30)")
     parser.add_argument("--wan", action="store_true", help="also run every size through the latency proxy")

@@ -21,6 +21,7 @@ work shows up as not verified instead of as fast.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -46,7 +47,10 @@ REPO = Path(__file__).resolve().parents[1]
 WORKLOAD = REPO / "bench" / "workload"
 PLAYBOOK = WORKLOAD / "site.yml"
 PYINFRA_DEPLOY = WORKLOAD / "deploy.py"
-TOOLS = ("orch", "pyinfra", "ansible")
+# orch-keep: orch with --keep-connections; its converge logs in (and leaves the connections with
+# the keeper), its no-op reuses them: the edit-run-edit case. The keeper's CPU is counted.
+TOOLS = ("orch", "orch-keep", "pyinfra", "ansible")
+KEEP_SECONDS = 120
 PHASES = ("converge", "noop")
 WAN_PORT = 2222
 DEFAULT_STATE_DIR = "/var/tmp/orch-bench"
@@ -245,14 +249,18 @@ class Bench:
                     )
                     continue
                 self.fleet.reset_all()
-                for phase in PHASES:
-                    m = self._measure(tool, phase, n, network, work, files, proxy)
-                    self.measures.append(m)
-                    self.out(
-                        f"  N={n} {network} {tool:8} {phase:8} rc={m.rc} {m.wall:7.2f}s cpu={m.cpu:6.2f}s "
-                        f"rss={m.rss_mb:5.0f}MB conns/host={_span(m.conns_per_host)} "
-                        f"rt/host={_span(m.round_trips_per_host)} changed={m.changed} verified={m.verified}"
-                    )
+                try:
+                    for phase in PHASES:
+                        m = self._measure(tool, phase, n, network, work, files, proxy)
+                        self.measures.append(m)
+                        self.out(
+                            f"  N={n} {network} {tool:9} {phase:8} rc={m.rc} {m.wall:7.2f}s cpu={m.cpu:6.2f}s "
+                            f"rss={m.rss_mb:5.0f}MB conns/host={_span(m.conns_per_host)} "
+                            f"rt/host={_span(m.round_trips_per_host)} changed={m.changed} verified={m.verified}"
+                        )
+                finally:
+                    if tool == "orch-keep":
+                        self._stop_keeper()
         finally:
             if proxy is not None:
                 proxy.stop()
@@ -326,7 +334,8 @@ class Bench:
         log = work / f"{tool}-{phase}.log"
         env = tool_env()
         json_out = work / f"{tool}-{phase}.json"
-        if tool == "orch":
+        keeper_before = 0.0
+        if tool in ("orch", "orch-keep"):
             argv = [
                 sys.executable,
                 "-m",
@@ -338,6 +347,10 @@ class Bench:
             ]
             argv += ["--forks", str(n), "--json", str(json_out)]
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
+            if tool == "orch-keep":
+                argv += ["--keep-connections", str(KEEP_SECONDS)]
+                env["ORCH_KEEPER_DIR"] = str(self._keeper_dir())
+                keeper_before = self._keeper_cpu()
         elif tool == "pyinfra":
             argv = [_venv_tool("pyinfra"), str(files["pyinfra_inventory"]), str(PYINFRA_DEPLOY)]
             argv += ["-y", "--parallel", str(n), "--group-data", str(work / "group_data")]
@@ -349,6 +362,8 @@ class Bench:
         before_conns = self._accepted(n)
         before_rt = proxy.snapshot() if proxy else {}
         rc, wall, cpu, rss = run_measured(argv, log, env=env, cwd=work, timeout=self.config.timeout)
+        if tool == "orch-keep":  # the keeper did this run's SSH work: its CPU is the run's too
+            cpu += max(0.0, self._keeper_cpu() - keeper_before)
         after_conns = self._accepted(n)
         m = Measure(
             tool=tool,
@@ -368,7 +383,7 @@ class Bench:
                 after_rt[f"h{i}"]["round_trips"] - before_rt[f"h{i}"]["round_trips"] for i in range(1, n + 1)
             ]
             m.round_trip_source = "proxy"
-        elif tool == "orch" and json_out.exists():
+        elif tool in ("orch", "orch-keep") and json_out.exists():
             transport = json.loads(json_out.read_text()).get("transport", {})
             m.round_trips_per_host = [
                 transport.get(f"h{i}", {}).get("round_trips", 0) for i in range(1, n + 1)
@@ -378,6 +393,34 @@ class Bench:
         if phase == "converge":
             m.verified = all(self._verify(i) for i in sorted({1, n}))
         return m
+
+    def _keeper_dir(self) -> Path:
+        path = self.control_dir / "keeper"
+        path.mkdir(mode=0o700, exist_ok=True)
+        return path
+
+    def _keeper_cpu(self) -> float:
+        """User + system CPU seconds the connection keeper has used so far (0 if none runs)."""
+        from orchestrator.transport.kept import keeper_request
+
+        answer = keeper_request("status", self._keeper_dir())
+        if not answer:
+            return 0.0
+        try:
+            fields = Path(f"/proc/{answer['pid']}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def _stop_keeper(self) -> None:
+        """Close the kept connections and reap the keeper (we are its subreaper)."""
+        from orchestrator.transport.kept import keeper_request
+
+        answer = keeper_request("status", self._keeper_dir())
+        keeper_request("stop", self._keeper_dir())
+        if answer and answer.get("pid") in _my_children():
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(int(answer["pid"]), 0)
 
     def _accepted(self, n: int) -> list[int]:
         counts = []
@@ -445,7 +488,7 @@ _PYINFRA_CHANGED = re.compile(r"^\s*Grand total\s+\d+\s+(\d+|-)", re.M)
 
 def _changed(tool: str, output: str) -> int | None:
     """Task results reported as changed, summed over hosts, from the tool's own summary."""
-    if tool in ("orch", "ansible"):
+    if tool in ("orch", "orch-keep", "ansible"):
         found = _RECAP.findall(output)
         return sum(int(x) for x in found) if found else None
     found = _PYINFRA_CHANGED.findall(output)
