@@ -39,6 +39,13 @@ def parse_args(argv: list[str] | None) -> Config:
         default=30,
         help="run Ansible only up to this N (default 30: at 100 hosts it takes many minutes per run)",
     )
+    parser.add_argument(
+        "--cluster",
+        default="",
+        metavar="W1,W2",
+        help="also run orch with --cluster local:W for each worker count W (rows orch@local:W; needs "
+        "orch[cluster]); CPU and RSS then include the worker processes",
+    )
     args = parser.parse_args(argv)
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     unknown = sorted(set(tools) - set(TOOLS))
@@ -56,6 +63,7 @@ def parse_args(argv: list[str] | None) -> Config:
         keep=args.keep,
         timeout=args.timeout,
         max_ansible_size=args.max_ansible_size,
+        cluster=[int(w) for w in args.cluster.split(",") if w.strip()],
     )
 
 

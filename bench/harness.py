@@ -51,6 +51,7 @@ PYINFRA_DEPLOY = WORKLOAD / "deploy.py"
 # the keeper), its no-op reuses them: the edit-run-edit case. The keeper's CPU is counted.
 TOOLS = ("orch", "orch-keep", "pyinfra", "ansible")
 KEEP_SECONDS = 120
+CLUSTER_TOOL = "orch@local:"  # + W: orch play --cluster local:W (see Config.cluster)
 PHASES = ("converge", "noop")
 WAN_PORT = 2222
 DEFAULT_STATE_DIR = "/var/tmp/orch-bench"
@@ -78,6 +79,7 @@ class Config:
     keep: bool = False  # leave the fleet running afterwards
     timeout: float = 3600.0  # per controller run
     max_ansible_size: int = 30  # Ansible takes minutes per run at large N: skip it above this
+    cluster: Sequence[int] = ()  # also run orch with --cluster local:W for each W (rows orch@local:W)
 
 
 @dataclass
@@ -242,7 +244,8 @@ class Bench:
             ]
             proxy = LatencyProxy(routes, self.config.delay_ms / 1000).start()
         try:
-            for tool in self.config.tools:
+            tools = [*self.config.tools, *(cluster_tool(w) for w in self.config.cluster)]
+            for tool in tools:
                 if tool == "ansible" and n > self.config.max_ansible_size:
                     self.out(
                         f"  N={n} {network} ansible skipped (--max-ansible-size {self.config.max_ansible_size})"
@@ -335,7 +338,7 @@ class Bench:
         env = tool_env()
         json_out = work / f"{tool}-{phase}.json"
         keeper_before = 0.0
-        if tool in ("orch", "orch-keep"):
+        if tool in ("orch", "orch-keep") or tool.startswith(CLUSTER_TOOL):
             argv = [
                 sys.executable,
                 "-m",
@@ -346,6 +349,8 @@ class Bench:
                 str(files["inventory"]),
             ]
             argv += ["--forks", str(n), "--json", str(json_out)]
+            if tool.startswith(CLUSTER_TOOL):  # the LocalCluster's workers are the run's children: measured too
+                argv += ["--cluster", tool.removeprefix("orch@")]
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
             if tool == "orch-keep":
                 argv += ["--keep-connections", str(KEEP_SECONDS)]
@@ -383,7 +388,7 @@ class Bench:
                 after_rt[f"h{i}"]["round_trips"] - before_rt[f"h{i}"]["round_trips"] for i in range(1, n + 1)
             ]
             m.round_trip_source = "proxy"
-        elif tool in ("orch", "orch-keep") and json_out.exists():
+        elif tool.startswith("orch") and json_out.exists():
             transport = json.loads(json_out.read_text()).get("transport", {})
             m.round_trips_per_host = [
                 transport.get(f"h{i}", {}).get("round_trips", 0) for i in range(1, n + 1)
@@ -488,7 +493,7 @@ _PYINFRA_CHANGED = re.compile(r"^\s*Grand total\s+\d+\s+(\d+|-)", re.M)
 
 def _changed(tool: str, output: str) -> int | None:
     """Task results reported as changed, summed over hosts, from the tool's own summary."""
-    if tool in ("orch", "orch-keep", "ansible"):
+    if tool.startswith("orch") or tool == "ansible":
         found = _RECAP.findall(output)
         return sum(int(x) for x in found) if found else None
     found = _PYINFRA_CHANGED.findall(output)
@@ -528,7 +533,7 @@ def table(measures: Sequence[Measure], items: int) -> str:
         "ok",
     ]
     rows = [head, ["---"] * len(head)]
-    keys = sorted({(m.network, m.n, m.tool) for m in measures}, key=lambda k: (k[0], k[1], TOOLS.index(k[2])))
+    keys = sorted({(m.network, m.n, m.tool) for m in measures}, key=lambda k: (k[0], k[1], _tool_order(k[2])))
     for network, n, tool in keys:
         conv = _get(measures, tool, n, network, "converge")
         noop = _get(measures, tool, n, network, "noop")
@@ -564,6 +569,17 @@ def table(measures: Sequence[Measure], items: int) -> str:
         + " |"
         for r in rows
     )
+
+
+def cluster_tool(workers: int) -> str:
+    """The row name of orch on a LocalCluster of `workers` worker processes."""
+    return f"{CLUSTER_TOOL}{workers}"
+
+
+def _tool_order(tool: str) -> tuple[int, str]:
+    if tool.startswith(CLUSTER_TOOL):
+        return TOOLS.index("orch"), tool  # right after plain orch
+    return TOOLS.index(tool), ""
 
 
 def _fmt(m: Measure | None, attr: str) -> str:
