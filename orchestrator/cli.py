@@ -486,6 +486,10 @@ def _cluster_pool(args: argparse.Namespace, inventory: Any) -> Any:
     from orchestrator.cluster import PLACEMENT_VAR
     from orchestrator.cluster.connect import open_pool
 
+    if getattr(args, "keep_connections", None):
+        print("[WARNING]: --keep-connections has no effect with --cluster: the workers hold the "
+              "connections, for this run", file=sys.stderr)  # fmt: skip
+
     def group_of(host: str) -> str | None:
         value = inventory.host_vars(host).get(PLACEMENT_VAR) if host in inventory.hosts else None
         return str(value) if value not in (None, "") else None
