@@ -164,7 +164,8 @@ class TaskRunner:
         stack = layer_stack(
             scope=frame.scope,
             inventory=self.inventory_vars(host),
-            host_state=self.host_states[host],
+            # a delegate_to target outside the play (--limit) has no state of its own yet
+            host_state=self.host_states.get(host) or HostVarState(),
             extra=self.extra_vars,
             magic=magic,
         )

@@ -203,19 +203,17 @@ def test_backup_restore_and_maintenance(fleet: tuple[LabSession, Path], tmp_path
 
     backup = play(inventory, "backup.yml", *sqlite, "-e", f"backup_fetch_dir={tmp_path}")
     assert backup.returncode == 0, explain(backup)
-    [copy] = (tmp_path / "h1").glob("demo-sqlite-*.db.gz")
-    assert copy.stat().st_mode & 0o777 == 0o600
+    [copy] = (tmp_path / "h1").glob("demo-*-full/db.sqlite.gz")  # a backup set (docs/playbooks.md)
+    assert copy.stat().st_mode & 0o777 == 0o600 and (copy.parent / "VERIFIED").exists()
     restored_here = tmp_path / "check.db"
     restored_here.write_bytes(gzip.decompress(copy.read_bytes()))
     with sqlite3.connect(restored_here) as db:
         assert [r[0] for r in db.execute("select x from t order by x")] == [1, 2, 3]
-    on_host = lab.ssh(
-        1, f"ls /opt/demo/backups/{copy.name} && stat -c %a /opt/demo/backups/{copy.name}", check=True
-    )
-    assert on_host.stdout.strip().endswith("600")
+    on_host = f"/opt/demo/backups/{copy.parent.name}"
+    assert lab.ssh(1, f"cd {on_host} && sha256sum -c SHA256SUMS && stat -c %a db.sqlite.gz", check=True).stdout.strip().endswith("600")
 
     lab.ssh(1, "sqlite3 /opt/demo/data/app.db 'delete from t; insert into t values (42);'", check=True)
-    restore = play(inventory, "restore.yml", *sqlite, "-e", "restore_backup=latest")
+    restore = play(inventory, "restore.yml", *sqlite, "-e", "restore_set=latest")
     assert restore.returncode == 0, explain(restore)
     assert lab.ssh(1, "sqlite3 /opt/demo/data/app.db 'select x from t'", check=True).stdout.split() == [
         "1",
@@ -227,17 +225,17 @@ def test_backup_restore_and_maintenance(fleet: tuple[LabSession, Path], tmp_path
         in lab.ssh(1, "sqlite3 /opt/demo/data/app.db.before-restore 'select x from t'", check=True).stdout
     )
     assert (
-        " restore app=demo backup=/opt/demo/backups/"
+        f" restore app=demo set={copy.parent.name} from=host safety=demo-"
         in lab.ssh(1, "tail -n 1 /var/log/demo-deploy.log").stdout
     )
-    # deploy backs the database up first when one is configured.
-    count = "ls /opt/demo/backups/demo-sqlite-*.db.gz | wc -l"
+    # deploy backs the database up first when one is configured (a set of kind db).
+    count = "ls -d /opt/demo/backups/demo-*-db | wc -l"
     before = int(lab.ssh(1, count, check=True).stdout)
     deployed = play(inventory, "deploy.yml", *sqlite, "-e", "app_version=2.0.0")
     assert deployed.returncode == 0, explain(deployed)
     assert int(lab.ssh(1, count, check=True).stdout) == before + 1
-    missing = play(inventory, "restore.yml", *sqlite, "-e", "restore_backup=nope.db.gz")
-    assert missing.returncode == 2 and "no backup nope.db.gz in /opt/demo/backups" in missing.stdout
+    missing = play(inventory, "restore.yml", *sqlite, "-e", "restore_set=nope")
+    assert missing.returncode == 2 and "no verified backup set nope of h1 (demo)" in missing.stdout, explain(missing)
 
     on = play(inventory, "maintenance.yml", "--limit", "h1", "-e", "maintenance_mode=on")
     assert on.returncode == 0, explain(on)
