@@ -23,6 +23,7 @@ from subprocess import CompletedProcess
 import pytest
 from test_app_examples import example_inventory, explain, play, psql
 
+from orchestrator.lab.system import LabError
 from orchestrator.lab.testing import LabSession
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -105,12 +106,9 @@ def test_backup_set_verified_copied_off_the_host_and_pruned(drill: Drill) -> Non
     on_host = f"{APP}/backups/{set_id}"
     manifest = d.sh(f"cat {on_host}/MANIFEST")
     parts = {line.split()[1]: line.split() for line in manifest.splitlines() if line.startswith("part ")}
-    assert set(parts) == {
-        "db.sql.gz",
-        "redis-redis.rdb",
-        "files-opt_catalogizer_data.tar.gz",
-        "release.tar.gz",
-    }
+    assert {"db.sql.gz", "redis-redis.rdb", "files-opt_catalogizer_data.tar.gz", "release.tar.gz"} <= set(
+        parts
+    )
     assert re.search(r"^version \S+$", manifest, re.M) and f"id {set_id}" in manifest
     assert d.sh(
         f"cd {on_host} && sha256sum -c SHA256SUMS && test -f VERIFIED && stat -c %a . db.sql.gz"
@@ -153,7 +151,9 @@ def test_backup_set_verified_copied_off_the_host_and_pruned(drill: Drill) -> Non
 def test_restore_of_the_wrong_set_is_undone_by_the_safety_set(drill: Drill) -> None:
     d = drill
     write_data(d, "old")
-    old_set = d.sh(f"{APP}/bin/backup.sh full 2>/dev/null").split()[-1].rsplit("/", 1)[-1]
+    backup = d.play("backup.yml")  # on the host, the controller and the backup store (h2)
+    assert backup.returncode == 0, explain(backup)
+    old_set = newest_set(backup.stdout)
     old = fingerprint(d)
     write_data(d, "new")  # the data that matters now
     new = fingerprint(d)
@@ -168,41 +168,24 @@ def test_restore_of_the_wrong_set_is_undone_by_the_safety_set(drill: Drill) -> N
     )
     assert fingerprint(d) == new
 
-    wrong = d.play("restore.yml", "-e", f"restore_set={old_set}")
+    # The wrong set, chosen by its time, from the backup store.
+    stamp = old_set.split("-")[1]
+    wrong = d.play("restore.yml", "-e", f"restore_set={stamp}", "-e", "restore_from=store")
     assert wrong.returncode == 0, explain(wrong)
+    assert f"restored {old_set} (from store)" in wrong.stdout, explain(wrong)
     assert fingerprint(d) == old
     healthy(d)
     [safety] = re.findall(r"safety set: (catalogizer-\d{8}T\d{6}Z-safety)", wrong.stdout)
 
-    undo = d.play("restore.yml", "-e", f"restore_set={safety}", "-e", "restore_from=store")
-    assert (
-        undo.returncode == 2 and f"no verified backup set {safety} of h1" in undo.stdout
-    )  # not copied there
+    missing = d.play("restore.yml", "-e", f"restore_set={safety}", "-e", "restore_from=store")
+    assert missing.returncode == 2 and f"no verified backup set {safety} of h1" in missing.stdout  # host only
     undo = d.play("restore.yml", "-e", f"restore_set={safety}")
     assert undo.returncode == 0, explain(undo)
     assert fingerprint(d) == new
     healthy(d)
     audit = d.sh("tail -n 2 /var/log/catalogizer-deploy.log")
-    assert f"restore app=catalogizer set={old_set} from=host safety={safety}" in audit
+    assert f"restore app=catalogizer set={old_set} from=store safety={safety}" in audit
     assert f"restore app=catalogizer set={safety} from=host" in audit
-
-    # From the backup store: the set of the first test, by its time (the newest full set at or before).
-    stored = d.sh("ls -1 /var/backups/orch/h1", host=2).split()
-    if stored:
-        stamp = stored[-1].split("-")[1]
-        from_store = d.play(
-            "restore.yml",
-            "-e",
-            f"restore_set={stamp}",
-            "-e",
-            "restore_from=store",
-            "-e",
-            "restore_safety=false",
-        )
-        assert from_store.returncode == 0, explain(from_store)
-        assert f"restored {stored[-1]} (from store)" in from_store.stdout
-        back = d.play("restore.yml", "-e", f"restore_set={safety}", "-e", "restore_safety=false")
-        assert back.returncode == 0 and fingerprint(d) == new, explain(back)
 
 
 def get(url: str) -> tuple[int, str]:
@@ -242,15 +225,117 @@ def test_maintenance_mode_answers_503_with_the_custom_page_then_200(drill: Drill
     healthy(d)
 
 
+def served_certificate(d: Drill) -> str:
+    """The SHA-256 fingerprint of the certificate nginx serves on 443 (asked on the host)."""
+    out = d.sh(
+        f"echo | openssl s_client -connect {d.lab.address(1)}:443 2>/dev/null | openssl x509 -noout -fingerprint -sha256"
+    )
+    return out.strip().split("=", 1)[1]
+
+
+def nginx_master_pid(d: Drill) -> str:
+    return d.sh("docker exec catalogizer-nginx-1 cat /run/nginx.pid").strip()
+
+
+def test_tls_placed_issued_renewed_with_a_reload_and_checked_by_health(drill: Drill, tmp_path: Path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    d = drill
+    tls_dir = f"{APP}/proxy/tls"
+    cert_check = ("-e", json.dumps({"health_cert_files": [f"{tls_dir}/catalogizer.crt"]}))
+    # The lab's issuer: self-signed, 10 days (under health_cert_min_days 14: unhealthy).
+    short = d.play("tls.yml", "-e", "tls_self_signed_days=10")
+    assert short.returncode == 0, explain(short)
+    assert re.search(r"catalogizer: CN ?= ?catalogizer, expires .* \(9 days\)", short.stdout), explain(short)
+    assert "catalogizer-tls" in d.sh("ls /etc/cron.d") and "tls-renew.sh" in d.sh(
+        "cat /etc/cron.d/catalogizer-tls"
+    )
+    first = served_certificate(d)
+    pid = nginx_master_pid(d)
+    status, _ = get_tls(d)
+    assert status == 200
+    report = d.play("health.yml", *cert_check)
+    assert report.returncode == 2 and f"cert FAIL {tls_dir}/catalogizer.crt 9d" in report.stdout, explain(
+        report
+    )
+
+    # Renewal (what the cron job runs): expiring within tls_renew_days (30) -> issued again, nginx
+    # reloaded, not restarted (same master process), the new certificate served.
+    renewed = d.play("tls.yml", "-e", "tls_self_signed_days=90")
+    assert renewed.returncode == 0 and "reloaded nginx" in renewed.stdout, explain(renewed)
+    assert served_certificate(d) != first and nginx_master_pid(d) == pid
+    report = d.play("health.yml", *cert_check)
+    assert f"cert ok {tls_dir}/catalogizer.crt 89d" in report.stdout, explain(report)
+    again = d.play("tls.yml")
+    assert again.returncode == 0 and "reloaded nginx" not in again.stdout, explain(again)
+
+    # Placed from files / the vault: a certificate and key of the operator's; the key never shown.
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "shop.example")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=60))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    placed_vars = {
+        "tls_self_signed": [],
+        "tls_certificates": [{"name": "catalogizer", "cert": cert_pem, "key": key_pem}],
+    }
+    placed = d.play("tls.yml", "-e", json.dumps(placed_vars))
+    assert placed.returncode == 0, explain(placed)
+    assert key_pem.splitlines()[1] not in placed.stdout + placed.stderr
+    assert "RUNNING HANDLER [Reload the proxy]" in placed.stdout and nginx_master_pid(d) == pid
+    assert served_certificate(d) == cert.fingerprint(hashes.SHA256()).hex(":").upper()
+    assert d.sh(f"stat -c %a {tls_dir}/catalogizer.key").strip() == "600"
+
+
+def get_tls(d: Drill) -> tuple[int, str]:
+    out = d.lab.ssh(1, f"curl -sk -o /dev/null -w '%{{http_code}}' https://{d.lab.address(1)}/health")
+    return int(out.stdout or 0), out.stderr
+
+
+def destroy(lab: LabSession, i: int) -> None:
+    """`orch lab reset`: the host's disk wiped, a fresh boot. Its containers go first: on a loaded
+    2-core machine, a host whose dockerd and four containers are SIGKILLed together can take longer
+    than the lab's stop timeout (10 s) to exit."""
+    lab.ssh(i, "docker rm -f $(docker ps -aq) >/dev/null 2>&1; pkill dockerd; sleep 3", timeout=180)
+    for attempt in range(3):
+        try:
+            lab.reset(i)
+            return
+        except LabError:
+            if attempt == 2:
+                raise
+            time.sleep(10)
+
+
 def test_drill_server_destroyed_store_killed_recover_from_the_controller_copy(drill: Drill) -> None:
     d = drill
     write_data(d, "drill")
     want = fingerprint(d)
+    tls = (
+        served_certificate(d)
+        if d.lab.ssh(1, f"test -f {APP}/proxy/tls/catalogizer.conf").returncode == 0
+        else None
+    )
     backup = d.play("backup.yml")
     assert backup.returncode == 0, explain(backup)
     set_id = newest_set(backup.stdout)
 
-    d.lab.reset(1)  # the server is gone: a pristine Debian with sshd (no Docker, no app, no data)
+    destroy(d.lab, 1)  # the server is gone: a pristine Debian with sshd (no Docker, no app, no data)
     assert d.lab.ssh(1, f"test -e {APP}").returncode == 1
     d.lab.kill(2)  # and so is the backup store
     try:
@@ -271,3 +356,5 @@ def test_drill_server_destroyed_store_killed_recover_from_the_controller_copy(dr
         assert what in recover.stdout, explain(recover)
     healthy(d)
     assert fingerprint(d) == want
+    if tls is not None:  # the certificate and its HTTPS server came back with the set (backup_paths)
+        assert served_certificate(d) == tls
