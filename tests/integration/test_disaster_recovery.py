@@ -52,11 +52,17 @@ class Drill:
 
 @pytest.fixture(scope="module")
 def drill(apps_fleet: tuple[LabSession, Path], tmp_path_factory: pytest.TempPathFactory) -> Drill:
-    """Catalogizer running on h1 (deployed here unless test_app_examples left it running)."""
+    """Catalogizer running on h1: test_app_examples' deploy when it is still there, else (the other
+    examples share its ports and remove every container) deployed here."""
     lab = apps_fleet[0]
     inventory = example_inventory(apps_fleet, "catalogizer")
     d = Drill(lab, inventory, tmp_path_factory.mktemp("orch-backups"))
-    if lab.ssh(1, f"curl -fsS --max-time 5 http://{lab.address(1)}/health").returncode != 0:
+    running = lab.ssh(1, "docker ps --format '{{.Names}}'").stdout.split()
+    serving = lab.ssh(1, f"curl -fsS --max-time 5 http://{lab.address(1)}/health").stdout
+    if "catalogizer-nginx-1" not in running or '"healthy"' not in serving:
+        lab.ssh(
+            1, "docker rm -f $(docker ps -aq) >/dev/null 2>&1; /etc/init.d/ai-diy stop >/dev/null 2>&1; true"
+        )
         for playbook, extra in (("bootstrap.yml", ()), ("deploy.yml", ("-e", "app_version=1.0.0"))):
             result = d.play(playbook, *extra)
             assert result.returncode == 0, explain(result)
