@@ -169,6 +169,8 @@ class Keeper:
         self._idle_since = time.monotonic()
         self._stop = threading.Event()
         self._server: socket.socket | None = None
+        self._digests: dict[str, tuple[Any, str | None]] = {}
+        self._known: dict[str, tuple[Any, Any]] = {}
 
     # -- identity of a login
 
@@ -180,7 +182,7 @@ class Keeper:
         keys = []
         for path in settings.identity_files:
             try:
-                keys.append([path, hashlib.sha256(Path(path).read_bytes()).hexdigest()])
+                keys.append([path, self._file_digest(path)])
             except OSError:
                 keys.append([path, None])
         password = (
@@ -192,6 +194,37 @@ class Keeper:
             options.ssh_config_file, options.alive.interval, options.alive.count_max,
         ]  # fmt: skip
         return hashlib.sha256(json.dumps(identity).encode()).hexdigest(), settings
+
+    # -- files read for every request, parsed again only when they changed
+
+    def _changed_since(self, path: str) -> tuple[int, int, int] | None:
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+    def _file_digest(self, path: str) -> str | None:
+        stamp = self._changed_since(path)
+        cached = self._digests.get(path)
+        if cached is None or cached[0] != stamp or stamp is None:
+            try:
+                cached = (stamp, hashlib.sha256(Path(path).read_bytes()).hexdigest())
+            except OSError:
+                cached = (stamp, None)
+            self._digests[path] = cached
+        return cached[1]
+
+    def _known_hosts(self, path: str) -> Any:
+        """The known_hosts file as it is now (re-read after any change: a new key, an edit)."""
+        from orchestrator.transport.hostkeys import KnownHosts
+
+        stamp = self._changed_since(path)
+        cached = self._known.get(path)
+        if cached is None or cached[0] != stamp or stamp is None:
+            cached = (stamp, KnownHosts(path))
+            self._known[path] = cached
+        return cached[1]
 
     # -- connections
 
@@ -222,12 +255,10 @@ class Keeper:
             kept.last_used = time.monotonic()
 
     def _login(self, spec: ConnectionSpec, settings: Any, persist: float) -> _Kept:
-        from orchestrator.transport.hostkeys import KnownHosts
         from orchestrator.transport.ssh import SSHConnection
 
         # A fresh read of known_hosts for every login: the file may have changed since the last.
-        known = KnownHosts(_known_hosts_path(spec))
-        conn = SSHConnection(spec, known_hosts=known)
+        conn = SSHConnection(spec, known_hosts=self._known_hosts(_known_hosts_path(spec)))
         conn._ensure_login()  # raises ConnectError with the same message a direct run gives
         transport = conn._client.get_transport()
         server_key = transport.get_remote_server_key()
@@ -241,13 +272,12 @@ class Keeper:
     def _still_valid(self, kept: _Kept, spec: ConnectionSpec) -> bool:
         if not kept.conn._alive() or kept.conn.lost_reason:
             return False
-        from orchestrator.transport.hostkeys import KnownHosts
         from orchestrator.transport.ssh import ssh_options
 
         if ssh_options(spec).host_key_checking == "off":
             return True
         try:
-            known = KnownHosts(_known_hosts_path(spec))
+            known = self._known_hosts(_known_hosts_path(spec))
         except OrchError:
             return False
         recorded = known.known_keys(kept.known_hosts_name)
