@@ -506,6 +506,8 @@ class TaskRunner:
         diff_mode = self.settings.diff if diff is None else to_bool(diff)
         if check_mode and not module.supports_check:
             return {"changed": False, "skipped": True, "msg": "remote module does not support check mode"}, []
+        if check_mode and module.check_result is not None:
+            return dict(module.check_result), []
         ctx = ModuleContext(
             host=host,
             conn=None,  # type: ignore[arg-type]  # set below for remote modules

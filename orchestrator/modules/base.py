@@ -33,6 +33,9 @@ class Module:
     remote: ClassVar[bool] = True
     # Whether the module can report what it would do in check mode (else: skipped in check mode).
     supports_check: ClassVar[bool] = True
+    # For a module that cannot ask the host what it would do (reboot): what check mode reports,
+    # without running the module at all.
+    check_result: ClassVar[Mapping[str, Any] | None] = None
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
         """Do the work and return the Ansible-compatible result dict (changed, msg, rc, ...).

@@ -4,12 +4,20 @@
 (query: read-only, `return 10` when a change is needed) and how to change it (apply). Both
 travel in ONE script; the engine, not the module, decides whether apply may run, so check mode
 is enforced in one place and a no-op task costs one round trip.
+
+Every way a module reaches the host is one of these, and only the engine reads check mode:
+- query(script): read-only, always runs (facts, stat, reading a file);
+- converge(query, apply): apply runs only when query asks for it and writes are allowed;
+  Converged.applied says whether it ran, so a module reports "did" or "would do" from that;
+- change(script) / put(data, path) / save_local(path, data): an unconditional write (the last
+  one on the controller); None / False when not allowed.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,11 +36,12 @@ CHANGE_NEEDED = 10  # the query's "needs change" return code
 class Converged:
     """The outcome of a query/apply pair."""
 
-    changed: bool
+    changed: bool  # the query asked for the change
     query_out: str
     apply_out: str
     stderr: str
     rc: int
+    applied: bool = False  # the apply step ran (False in check mode)
 
     def fields(self) -> dict[str, str]:
         """key=value lines the query printed (orch_kv / orch_stat), first occurrence wins."""
@@ -54,34 +63,77 @@ class ModuleContext:
     diffs: list[Diff] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    def run(self, script: str, *, stdin: bytes | None = None) -> CommandResult:
-        """Run `script` on the host; the functions of LIBRARY are defined."""
+    def query(self, script: str, *, stdin: bytes | None = None) -> CommandResult:
+        """Run a READ-ONLY `script` on the host (it runs in check mode too); LIBRARY is defined."""
+        return self._run(script, stdin)
+
+    def change(self, script: str, *, stdin: bytes | None = None) -> CommandResult | None:
+        """Run a script that changes the host; None (not run) when writes are not allowed."""
+        return None if self.check_mode else self._run(script, stdin)
+
+    def put(self, data: bytes, path: str, mode: int = 0o600) -> bool:
+        """Upload `data` to `path` as the login user; False (nothing sent) when writes are not allowed."""
+        if self.check_mode:
+            return False
+        self.conn.put(data, path, mode)
+        return True
+
+    def save_local(self, path: str, data: bytes, mode: int = 0o644) -> bool:
+        """Write a file on the CONTROLLER (fetch), atomically; False (not written) when writes
+        are not allowed."""
+        if self.check_mode:
+            return False
+        directory = os.path.dirname(path) or "."
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".orch-fetch.")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+        return True
+
+    def require(self, met: bool, msg: str) -> None:
+        """Fail with `msg` when a precondition of the write (a user, a group) is not met, unless
+        writes are not allowed: in check mode an earlier, simulated task may have met it."""
+        if not met and not self.check_mode:
+            raise ModuleFailed(msg)
+
+    def _run(self, script: str, stdin: bytes | None) -> CommandResult:
         return self.conn.run(
             script, stdin=stdin, become=self.become, env=self.env or None, timeout=self.timeout, library=LIBRARY
         )
 
-    def converge(self, query: str, apply: str) -> Converged:
-        """Run query, and apply when query returned CHANGE_NEEDED and we are not in check mode.
+    def converge(
+        self, query: str, apply: str, *, stdin: bytes | None = None, apply_is_result: bool = False
+    ) -> Converged:
+        """Run query, and apply when query returned CHANGE_NEEDED and writes are allowed.
 
         Fails (ModuleFailed) when query or apply exit with any other non-zero code; the apply
-        fragment runs under `set -e`, so its first failing command stops it.
+        fragment runs under `set -e`, so its first failing command stops it. With
+        `apply_is_result` (command, shell, script) apply runs as written and its exit status
+        is returned in rc, not judged.
         """
         sep = "__ORCH_APPLY_" + secrets.token_hex(6)
+        if apply_is_result:
+            run_apply = "  ( __orch_apply ); exit $?\n"
+        else:
+            # Not `( ... ) || exit`: set -e is ignored inside a command whose status is tested.
+            run_apply = f'  ( set -e; __orch_apply ); __a=$?; [ "$__a" = 0 ] || exit "$__a"\n  exit {CHANGE_NEEDED}\n'
         script = (
             f"__orch_query() {{\n{query}\n}}\n__orch_apply() {{\n{apply}\n}}\n"
             "__orch_query; __q=$?\n"
             f'if [ "$__q" = {CHANGE_NEEDED} ]; then\n'
             f"  {'exit ' + str(CHANGE_NEEDED) if self.check_mode else ':'}\n"
             f"  printf '\\n%s\\n' {sep}\n"
-            # Not `( ... ) || exit`: set -e is ignored inside a command whose status is tested.
-            '  ( set -e; __orch_apply ); __a=$?; [ "$__a" = 0 ] || exit "$__a"\n'
-            f"  exit {CHANGE_NEEDED}\n"
+            f"{run_apply}"
             "fi\n"
             'exit "$__q"\n'
         )
-        result = self.run(script)
+        result = self._run(script, stdin)
         out = result.out
-        query_out, _, apply_out = out.partition(f"\n{sep}\n")
+        query_out, applied, apply_out = out.partition(f"\n{sep}\n")
+        if apply_is_result and applied:
+            return Converged(True, query_out, apply_out, result.err, result.rc, applied=True)
         if result.rc not in (0, CHANGE_NEEDED):
             raise ModuleFailed(
                 (result.err.strip() or apply_out.strip() or f"command failed with rc {result.rc}"),
@@ -89,7 +141,7 @@ class ModuleContext:
                 stdout=out,
                 stderr=result.err,
             )
-        return Converged(result.rc == CHANGE_NEEDED, query_out, apply_out, result.err, result.rc)
+        return Converged(result.rc == CHANGE_NEEDED, query_out, apply_out, result.err, result.rc, bool(applied))
 
     def find_file(self, name: str, subdir: str = "files") -> str:
         """Resolve a relative `src` as Ansible does: role/playbook `files/` (or `templates/`) first."""

@@ -183,11 +183,11 @@ def quiet_converge(ctx: ModuleContext, query: str, apply: str) -> Converged:
         raise ModuleFailed(exc.msg, rc=exc.result.get("rc", 1)) from None
 
 
-def upload(ctx: ModuleContext, data: bytes) -> str:
-    """Put `data` in a fresh temp file on the host by SFTP (as the login user); returns its path."""
+def upload(ctx: ModuleContext, data: bytes) -> str | None:
+    """Put `data` in a fresh temp file on the host by SFTP (as the login user); returns its path,
+    or None when writes are not allowed (check mode): then nothing is sent."""
     path = f"/tmp/.orch-upload-{secrets.token_hex(8)}"
-    ctx.conn.put(data, path, 0o600)
-    return path
+    return path if ctx.put(data, path, 0o600) else None
 
 
 def file_result(fields: Mapping[str, str], prefix: str = "") -> dict[str, Any]:
@@ -263,7 +263,7 @@ orch_report_stat
 return 0"""
     inline = len(data) <= INLINE_LIMIT
     uploaded = None
-    if not inline and not ctx.check_mode:
+    if not inline:
         # Big files: ask first (no transfer), upload only when the content differs.
         probe = quiet_converge(ctx, query, ":")
         if probe.changed and parse_fields(probe.query_out).get("before_checksum") != checksum:
@@ -330,7 +330,7 @@ if [ "$st_state" = file ]; then
   printf '%s\\n' {mark}; cat -- "$p" || exit 1
 fi
 """
-    result = ctx.run(script)
+    result = ctx.query(script)
     if result.rc != 0:
         raise ModuleFailed(result.err.strip() or f"could not read {path}", rc=result.rc)
     head, sep, content = result.stdout.partition(f"{mark}\n".encode())

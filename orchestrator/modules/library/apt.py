@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.modules.base import Module, ModuleFailed, register
-from orchestrator.modules.context import ModuleContext
+from orchestrator.modules.context import Converged, ModuleContext
 from orchestrator.modules.spec import ArgSpec, Param
+from orchestrator.modules.wire import parse_fields
 from orchestrator.transport.shell import quote
 
 DPKG_OPTIONS = "force-confdef,force-confold"
@@ -34,20 +35,28 @@ orch_cache_time() {
   done; cache_time=0
 }
 orch_cache_time
-# The clock is read only when the age matters (date is a process start on every no-op otherwise).
-if [ "$want_update" = 1 ] && { [ "$valid" = 0 ] || [ "$(( $(date +%s) - cache_time ))" -gt "$valid" ]; }; then
-  if [ "$check" = 1 ]; then orch_kv cache_updated 1
-  else
-    __n=0 __delay=1
-    until __out=$(apt-get update -q $lock_opts 2>&1); do
-      __n=$((__n + 1)); [ "$__n" -ge "$retries" ] && orch_fail "Failed to update apt cache after $retries retries: $__out"
-      sleep "$__delay"; __delay=$((__delay * 2)); [ "$__delay" -gt "$max_delay" ] && __delay=$max_delay
-    done
-    __old=$cache_time; orch_cache_time; [ "$__old" != "$cache_time" ] && orch_kv cache_updated 1
-  fi
-fi
 orch_kv cache_update_time "$cache_time"
 """
+# Read-only: return 10 when the cache is older than wanted. The clock is read only when the age
+# matters (date is a process start on every no-op otherwise).
+_CACHE_STALE_SH = r"""
+if [ "$want_update" = 1 ] && { [ "$valid" = 0 ] || [ "$(( $(date +%s) - cache_time ))" -gt "$valid" ]; }; then
+  orch_kv cache_stale 1; __stale=1; return 10
+fi
+"""
+# The write step: refresh the cache (apt-get update, retried).
+_CACHE_UPDATE_SH = r"""
+__n=0 __delay=1
+until __out=$(apt-get update -q $lock_opts 2>&1); do
+  __n=$((__n + 1)); [ "$__n" -ge "$retries" ] && orch_fail "Failed to update apt cache after $retries retries: $__out"
+  sleep "$__delay"; __delay=$((__delay * 2)); [ "$__delay" -gt "$max_delay" ] && __delay=$max_delay
+done
+__old=$cache_time; orch_cache_time; [ "$__old" != "$cache_time" ] && orch_kv cache_updated 1
+orch_kv cache_update_time "$cache_time"
+"""
+# apt-get -s is a simulation, but it still writes: the binary caches (pkgcache.bin) and the
+# planner's log (eipp.log.xz). A query must not write: keep both in memory / nowhere.
+_READ_ONLY_APT = "-o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o Dir::Log::Planner=/dev/null"
 
 
 @register
@@ -111,13 +120,18 @@ class Apt(Module):
         want_update = bool(args.get("update_cache")) or bool(args.get("cache_valid_time"))
         header = (
             f"want_update={int(want_update)} valid={int(args['cache_valid_time'] or 0)} "
-            f"check={int(ctx.check_mode)} retries={max(int(args['update_cache_retries']), 1)} "
+            f"retries={max(int(args['update_cache_retries']), 1)} "
             f"max_delay={int(args['update_cache_retry_max_delay'])} lock_opts={quote(lock_opts)}\n"
         )
-        deb_path = self._deb_path(ctx, deb) if deb else None
-        operation = self._operation(args, names, upgrade, deb_path)
-        if operation is None:  # only the cache (and clean/autoclean) was asked for
+        if not (upgrade or deb or names or args["autoremove"]):  # only the cache (and clean/autoclean)
             return self._cache_only(ctx, args, header)
+        # The cache first (what to install depends on it): a write, so a step of its own.
+        cache = self._refresh_cache(ctx, header) if want_update else None
+        deb_path = self._deb_path(ctx, deb) if deb else None
+        if deb and deb_path is None:  # a download or upload the engine did not allow (check mode)
+            return {"changed": True, "msg": f"would install {deb}", **self._cache_result(cache)}
+        operation = self._operation(args, names, upgrade, deb_path)
+        assert operation is not None  # not cache-only (above)
         select, command = operation
         options = self._options(args, lock_opts)
         # Decide on the host: simulate the operation; only a non-empty plan needs the apply.
@@ -127,7 +141,7 @@ class Apt(Module):
             + select
             + f"\nprintf '%s\\n' {SIM_MARK}\n"
             + '[ -z "$targets$all" ] && return 0\n'
-            + f'__sim=$(apt-get -s {options} {command} $targets 2>&1) || {{ printf "%s\\n" "$__sim" >&2; exit 1; }}\n'
+            + f'__sim=$(apt-get -s {_READ_ONLY_APT} {options} {command} $targets 2>&1) || {{ printf "%s\\n" "$__sim" >&2; exit 1; }}\n'
             + 'printf "%s\\n" "$__sim"\n'
             + "printf '%s\\n' \"$__sim\" | grep -q '^\\(Inst\\|Remv\\|Purg\\) ' && return 10\n"
             + "return 0"
@@ -144,15 +158,16 @@ class Apt(Module):
             raise self._friendly(exc) from None
         finally:
             if deb_path and deb_path != deb:  # fetched or uploaded by us
-                ctx.run(f"rm -f {quote(deb_path)}")
+                ctx.change(f"rm -f {quote(deb_path)}")
         head, _, sim = converged.query_out.partition(f"\n{SIM_MARK}\n")
         fields = _fields(head)
         result: dict[str, Any] = {
             "changed": converged.changed,
-            "cache_updated": fields.get("cache_updated") == "1",
+            "cache_updated": False,
             "cache_update_time": int(fields.get("cache_update_time") or 0),
+            **self._cache_result(cache),
         }
-        stdout = converged.apply_out if converged.changed and not ctx.check_mode else sim
+        stdout = converged.apply_out if converged.applied else sim
         if converged.changed:
             result["stdout"] = stdout
             result["stderr"] = converged.stderr
@@ -262,40 +277,61 @@ class Apt(Module):
             f"printf '#!/bin/sh\\nexit %d\\n' {int(code)} > /usr/sbin/policy-rc.d; chmod 0755 /usr/sbin/policy-rc.d\n"
         )
 
+    @staticmethod
+    def _refresh_cache(ctx: ModuleContext, header: str) -> Converged:
+        """apt-get update when the cache is older than wanted (a write: the engine decides)."""
+        return ctx.converge(header + _CACHE_SH + _CACHE_STALE_SH + "return 0", header + _CACHE_UPDATE_SH)
+
+    @staticmethod
+    def _cache_result(cache: Converged | None) -> dict[str, Any]:
+        """cache_updated / cache_update_time: what the refresh did (or, in check mode, would do)."""
+        if cache is None:
+            return {}
+        after = parse_fields(cache.apply_out) if cache.applied else {}
+        before = cache.fields()
+        return {
+            "cache_updated": after.get("cache_updated") == "1" if cache.applied else cache.changed,
+            "cache_update_time": int(after.get("cache_update_time") or before.get("cache_update_time") or 0),
+        }
+
     def _cache_only(self, ctx: ModuleContext, args: Mapping[str, Any], header: str) -> dict[str, Any]:
-        extra = ""
-        if not ctx.check_mode:
-            if args["clean"]:
-                extra += "apt-get clean >/dev/null\n"
-            if args["autoclean"]:
-                extra += "apt-get -y autoclean >/dev/null\n"
-        out = ctx.run(header + _CACHE_SH + extra)
-        if out.rc != 0:
-            raise ModuleFailed(out.err.strip() or "apt failed", rc=out.rc, stdout=out.out, stderr=out.err)
-        fields = _fields(out.out)
-        updated = fields.get("cache_updated") == "1"
+        clean = ""
+        if args["clean"]:
+            clean += "apt-get clean >/dev/null\n"
+        if args["autoclean"]:
+            clean += "apt-get -y autoclean >/dev/null\n"
+        # One step: update when stale, then clean; the engine runs it unless in check mode.
+        query = header + _CACHE_SH + _CACHE_STALE_SH + ("return 10" if clean else "return 0")
+        apply = header + 'if [ -n "$__stale" ]; then\n' + _CACHE_UPDATE_SH + "fi\n" + clean
+        converged = ctx.converge(query, apply)
+        fields = converged.fields()
+        after = parse_fields(converged.apply_out)
+        # what the refresh did, or (check mode) that it would run
+        updated = after.get("cache_updated") == "1" if converged.applied else fields.get("cache_stale") == "1"
         return {
             "changed": updated,
             "cache_updated": updated,
-            "cache_update_time": int(fields.get("cache_update_time") or 0),
+            "cache_update_time": int(after.get("cache_update_time") or fields.get("cache_update_time") or 0),
         }
 
     @staticmethod
-    def _deb_path(ctx: ModuleContext, deb: str) -> str:
-        """Where the .deb is on the host: a URL is fetched there, a controller file is uploaded."""
+    def _deb_path(ctx: ModuleContext, deb: str) -> str | None:
+        """Where the .deb is on the host: a URL is fetched there, a controller file is uploaded
+        (both writes: None when the engine does not allow them)."""
         if "://" in deb:
             target = f"/tmp/orch-deb-{secrets.token_hex(6)}.deb"
-            out = ctx.run(f"curl -fsSL -o {quote(target)} {quote(deb)}")
+            out = ctx.change(f"curl -fsSL -o {quote(target)} {quote(deb)}")
+            if out is None:
+                return None
             if out.rc != 0:
                 raise ModuleFailed(f"Failure downloading {deb}: {out.err.strip()}")
             return target
         if os.path.isfile(deb):
-            probe = ctx.run(f"[ -f {quote(deb)} ]")
+            probe = ctx.query(f"[ -f {quote(deb)} ]")
             if probe.rc != 0:  # only on the controller: send it (removed by the host after install)
                 target = f"/tmp/orch-deb-{secrets.token_hex(6)}.deb"
                 with open(deb, "rb") as handle:
-                    ctx.conn.put(handle.read(), target, 0o644)
-                return target
+                    return target if ctx.put(handle.read(), target, 0o644) else None
         return deb
 
     @staticmethod

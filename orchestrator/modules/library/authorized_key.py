@@ -184,16 +184,15 @@ class AuthorizedKey(Module):
             f"u={quote(user)} d={quote(path or '')} follow={int(args['follow'])} "
             f"manage_dir={int(args['manage_dir'])}\n"
         )
-        read = ctx.run(header + _READ_SH)
+        read = ctx.query(header + _READ_SH)
         head, _, existing = read.out.partition("__ORCH_KEYS__\n")
         fields = dict(line.split("=", 1) for line in head.splitlines() if "=" in line)
         if not fields.get("uid"):
-            if ctx.check_mode and not path:
+            ctx.require(False, f"Failed to lookup user {user}: \"getpwnam(): name not found: '{user}'\"")
+            if not path:  # only in check mode: without the user, only a path says where the keys go
                 raise ModuleFailed(
                     "Either user must exist or you must provide full path to key file in check mode"
                 )
-            if not ctx.check_mode:
-                raise ModuleFailed(f"Failed to lookup user {user}: \"getpwnam(): name not found: '{user}'\"")
         keyfile = fields.get("keyfile", path or "")
         new = enforce(
             existing,

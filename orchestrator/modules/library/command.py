@@ -47,28 +47,23 @@ class CommandBase(Module):
             guard += f"orch_exists {quote(args['creates'])} && {{ echo __ORCH_SKIP_CREATES; exit 0; }}\n"
         if args.get("removes"):
             guard += f"orch_exists {quote(args['removes'])} || {{ echo __ORCH_SKIP_REMOVES; exit 0; }}\n"
-        if ctx.check_mode:
-            if not guard:
-                return {
-                    "changed": False,
-                    "skipped": True,
-                    "msg": "Command would have run if not in check mode",
-                }
-            line = "echo __ORCH_WOULD_RUN"
-        script = "IFS='\n'\n" + _GUARD + guard + "unset IFS\n"
-        if args.get("chdir"):
-            script += f"cd {quote(args['chdir'])} || exit 1\n"
-        script += line + "\n"
+        # The guard is the query; the command is the write step, run only if the engine allows.
+        query = "IFS='\n'\n" + _GUARD + guard + "unset IFS\nreturn 10"
+        apply = f"cd {quote(args['chdir'])} || exit 1\n" if args.get("chdir") else ""
+        apply += f"eval {quote(line)}"  # parsed when it runs, as its own script would be
         stdin = None
         if args.get("stdin") is not None:
             stdin = str(args["stdin"]) + ("\n" if args["stdin_add_newline"] else "")
         started = datetime.now()
         t0 = time.monotonic()
-        result = ctx.run(script, stdin=stdin.encode() if stdin is not None else None)
+        result = ctx.converge(
+            query, apply, stdin=stdin.encode() if stdin is not None else None, apply_is_result=True
+        )
         delta = time.monotonic() - t0
-        out, err = result.out, result.err
-        if out.strip() in ("__ORCH_SKIP_CREATES", "__ORCH_SKIP_REMOVES"):
-            which = "creates" if "CREATES" in out else "removes"
+        out, err = result.apply_out, result.stderr
+        skip = result.query_out.strip()
+        if skip in ("__ORCH_SKIP_CREATES", "__ORCH_SKIP_REMOVES"):
+            which = "creates" if "CREATES" in skip else "removes"
             verb = "exists" if which == "creates" else "does not exist"
             return {
                 "changed": False,
@@ -79,7 +74,9 @@ class CommandBase(Module):
                 "stderr_lines": [],
                 "msg": f"Did not run command since '{args[which]}' {verb}",
             }
-        if out.strip() == "__ORCH_WOULD_RUN":
+        if not result.applied:
+            if not guard:
+                return {"changed": False, "skipped": True, "msg": "Command would have run if not in check mode"}
             return {"changed": True, "msg": "Command would have run if not in check mode"}
         if args["strip_empty_ends"]:
             out, err = out.rstrip("\r\n"), err.rstrip("\r\n")
@@ -196,7 +193,8 @@ class Raw(Module):
         line = args["_raw_params"]
         if args.get("executable"):
             line = f"exec {quote(args['executable'])} -c {quote(line)}"
-        result = ctx.run(line)
+        result = ctx.change(line)
+        assert result is not None  # supports_check is False: the engine never runs raw in check mode
         data = {
             "changed": True,
             "rc": result.rc,

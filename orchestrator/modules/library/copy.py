@@ -145,12 +145,13 @@ orch_probe() {{
   orch_check_attrs "$1"; echo "f$2=$(orch_sha1 "$1"):$attr_change"
 }}
 {dir_script}{attr_assignments(args)}{listing}"""
-        probe = ctx.run(script)
+        probe = ctx.query(script)
         if probe.rc != 0:
             raise ModuleFailed(probe.err.strip() or "could not inspect the destination", rc=probe.rc)
         seen = parse_fields(probe.out)
         changed = False
         dir_todo = [d for i, d in enumerate(wanted_dirs) if f"dir{i}" in seen]
+        not_made: list[str] = []  # directories the engine did not create (check mode)
         if dir_todo:
             mk = "".join(
                 f"__p={quote(d)}; [ -d \"$__p\" ] || mkdir -p -- \"$__p\"; orch_apply_attrs \"$__p\"\n" for d in dir_todo
@@ -158,14 +159,15 @@ orch_probe() {{
             query = "return 10"
             converged = quiet_converge(ctx, query, attr_assignments(dir_args) + mk)
             changed = changed or converged.changed
+            not_made = [] if converged.applied else dir_todo
         for i, (rel, full) in enumerate(files):
             data = read_maybe_vaulted(full, args["decrypt"])
             target = os.path.join(base, rel)
             if seen.get(f"f{i}") == f"{sha1(data)}:0":
                 continue
             per_file = {**args, "mode": file_modes[i]}
-            if ctx.check_mode and any(d for d in dir_todo if target.startswith(d.rstrip("/") + "/")):
-                changed = True  # its directory does not exist yet: a check-mode query would fail
+            if any(d for d in not_made if target.startswith(d.rstrip("/") + "/")):
+                changed = True  # its directory does not exist yet: a query there would fail
                 continue
             changed = put_content(ctx, per_file, data, target, make_parents=True)["changed"] or changed
         return {"changed": changed, "dest": args["dest"], "src": args["src"]}

@@ -206,9 +206,9 @@ class Cron(Module):
         path = (cron_file if os.path.isabs(cron_file) else f"/etc/cron.d/{cron_file}") if cron_file else None
         user_opt = f"-u {quote(user)} " if user else ""
         if path:
-            read = ctx.run(f"[ -f {quote(path)} ] && cat -- {quote(path)}; :")
+            read = ctx.query(f"[ -f {quote(path)} ] && cat -- {quote(path)}; :")
         else:
-            read = ctx.run(f"crontab {user_opt}-l 2>&1; __r=$?; [ $__r -le 1 ] || exit $__r")
+            read = ctx.query(f"crontab {user_opt}-l 2>&1; __r=$?; [ $__r -le 1 ] || exit $__r")
             if read.rc != 0:
                 raise ModuleFailed("Unable to read crontab", stderr=read.out)
         existing = read.out

@@ -29,7 +29,7 @@ from orchestrator.modules.docker_common import (
     json_lines,
 )
 from orchestrator.modules.spec import ArgSpec, Param
-from orchestrator.transport.shell import printf_literal, quote
+from orchestrator.transport.shell import CommandResult, printf_literal, quote
 
 # Event statuses that mean Compose did something (community.docker's notion of a change).
 CHANGE_STATUSES = {
@@ -111,12 +111,15 @@ class DockerComposeV2(Module):
         if args.get("wait_timeout") is not None and not args.get("wait"):
             raise ModuleFailed("docker_compose_v2: `wait_timeout` needs `wait: true`")
         sections = Sections()
-        script = (
-            docker_prelude(args)
-            + self._setup(args)
-            + (self._query(sections) if ctx.check_mode else self._action(args, sections))
-        )
-        result = ctx.run(script)
+        setup = docker_prelude(args) + self._setup(args)
+        # Compose's own run is the write step; when the engine does not allow it (check mode),
+        # a read-only query (config, ps) lets predict() say what it would do.
+        step = ctx.converge("return 10", setup + self._action(args, sections), apply_is_result=True)
+        applied = step.applied
+        if applied:
+            result = CommandResult(step.rc, step.apply_out.encode(), step.stderr.encode())
+        else:
+            result = ctx.query(setup + self._query(sections))
         parts = sections.parse(result.out)
         if result.rc != 0:
             raise fail_from(result, f"docker compose failed (rc {result.rc})", cmd=self._command(args))
@@ -127,11 +130,11 @@ class DockerComposeV2(Module):
                 f"could not parse `docker compose ps` output: {exc}", stdout=result.out
             ) from None
         # Check mode predicts from labels; a real run reads what Compose reports it did.
-        actions = predict(args, parts, containers) if ctx.check_mode else parse_events(result.err)
+        actions = parse_events(result.err) if applied else predict(args, parts, containers)
         if has_changes(actions) and ctx.diff_mode:
             ctx.add_diff(
                 "".join(f"{c.get('Name')}: {c.get('State')} {c.get('Image')}\n" for c in containers)
-                if ctx.check_mode
+                if not applied
                 else "",
                 "".join(
                     f"{a['what']} {a['id']}: {a['status']}\n"
@@ -139,7 +142,7 @@ class DockerComposeV2(Module):
                     if a["status"] in CHANGE_STATUSES
                 ),
                 "containers before",
-                "what Compose did" if not ctx.check_mode else "what Compose would do",
+                "what Compose did" if applied else "what Compose would do",
             )
         data: dict[str, Any] = {
             "changed": has_changes(actions),

@@ -119,7 +119,7 @@ class DockerImage(Module):
         if state == "absent":
             if changed:
                 actions.append(f"Removed image {ref}")
-        elif changed and not ctx.check_mode:
+        elif converged.applied:
             after = after_fields.get("after", "")
             if after != before:
                 actions.append(_verb(source, ref, args))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,7 +61,7 @@ class Fetch(Module):
             'sum=$(sha1sum < "$s" | cut -d" " -f1); echo state=file; echo "checksum=$sum"\n'
             f'if [ "$sum" != {quote(local_sum or "-")} ]; then printf "%s\\n" {mark}; cat -- "$s"; fi\n'
         )
-        result = ctx.run(script)
+        result = ctx.query(script)
         head, sep, data = result.stdout.partition(f"{mark}\n".encode())
         fields = parse_fields(head.decode("utf-8", "replace"))
         state = fields.get("state")
@@ -90,12 +89,5 @@ class Fetch(Module):
         if args["validate_checksum"] and new_sum != remote_sum:
             raise ModuleFailed("checksum mismatch", file=src, dest=dest, checksum=new_sum, remote_checksum=remote_sum)
         out.update(changed=True, md5sum=hashlib.md5(data).hexdigest(), remote_md5sum=None)
-        if ctx.check_mode:
-            return out
-        os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest) or ".", prefix=".orch-fetch.")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
+        ctx.save_local(dest, data, 0o644)
         return out

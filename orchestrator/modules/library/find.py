@@ -116,7 +116,7 @@ class Find(Module):
             f"2>/dev/null; else printf '__ORCH_NOTDIR\\t%s\\0' {quote(p)}; fi\n"
             for p in args["paths"]
         )
-        out = ctx.run(script).stdout.decode("utf-8", "surrogateescape")
+        out = ctx.query(script).stdout.decode("utf-8", "surrogateescape")
         now = time.time()
         files: list[dict[str, Any]] = []
         skipped: dict[str, str] = {}
@@ -194,7 +194,7 @@ class Find(Module):
                 lines.append(f"orch_has {p} && echo c{i}=1")
             if checksum and info["isreg"]:
                 lines.append(f'echo "s{i}=$({algo}sum < {p} | cut -d" " -f1)"')
-        fields = parse_fields(ctx.run(grep + "\n".join(lines) + "\n").out)
+        fields = parse_fields(ctx.query(grep + "\n".join(lines) + "\n").out)
         kept = []
         for i, info in enumerate(files):
             if contains is not None and info["isreg"] and args["file_type"] == "file" and fields.get(f"c{i}") != "1":

@@ -126,7 +126,7 @@ mv -fT -- "$tmp" "$d"; orch_kv outcome written"""
         changed = converged.changed and done.get("outcome") not in ("same0",)
         result: dict[str, Any] = {"changed": changed, "dest": dest, "url": url, "status_code": None}
         result.update(file_result(fields))
-        if converged.changed and not ctx.check_mode:
+        if converged.applied:
             result["status_code"] = int(done.get("status_code", "200") or 200)
             if "checksum_src" in done:
                 result["checksum_src"] = result["checksum_dest"] = done["checksum_src"]

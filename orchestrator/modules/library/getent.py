@@ -34,7 +34,7 @@ class Getent(Module):
         command.append(database)
         if args.get("key"):
             command.append(str(args["key"]))
-        result = ctx.run(" ".join(quote(part) for part in command))
+        result = ctx.query(" ".join(quote(part) for part in command))
         if result.rc == 1:
             raise ModuleFailed("Missing arguments, or database unknown.")
         if result.rc == 2 and args.get("key"):

@@ -225,7 +225,7 @@ class Git(Module):
         fields = converged.fields()
         before = fields.get("before") or None
         after = fields.get("after") or None
-        if converged.changed and not ctx.check_mode:
+        if converged.applied:
             applied = parse_fields(converged.apply_out).get("applied_after")
             after = applied or after
         result: dict[str, Any] = {

@@ -82,7 +82,7 @@ class Group(Module):
                 name,
                 name,
             )
-            if ctx.check_mode:
+            if not converged.applied:
                 return {"changed": True}
         gid = after if converged.changed else before
         if args["state"] == "present" and gid.isdigit():

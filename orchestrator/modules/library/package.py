@@ -41,7 +41,7 @@ class Package(Module):
             facts = ctx.variables.get("ansible_facts") or {}
             manager = facts.get("pkg_mgr") if hasattr(facts, "get") else None
             if not manager:  # facts not gathered: ask the host (one extra round trip)
-                probe = ctx.run(
+                probe = ctx.query(
                     "for m in apt-get dnf yum zypper apk pacman; do "
                     "command -v $m >/dev/null 2>&1 && { echo $m; break; }; done"
                 )

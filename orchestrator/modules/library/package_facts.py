@@ -32,7 +32,7 @@ class PackageFacts(Module):
         managers = [str(m) for m in args["manager"]]
         if not set(managers) <= {"auto", "apt"}:
             raise ModuleFailed(f"package_facts: orch reads apt (dpkg) packages only, not {managers}")
-        result = ctx.run(_SCRIPT)
+        result = ctx.query(_SCRIPT)
         if result.rc != 0:
             raise ModuleFailed(result.err.strip() or f"dpkg-query failed with rc {result.rc}")
         packages: dict[str, list[dict[str, Any]]] = {}

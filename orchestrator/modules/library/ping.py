@@ -20,5 +20,5 @@ class Ping(Module):
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
         if args["data"] == "crash":
             raise ModuleFailed("boom")  # Ansible's documented way to test failure handling
-        result = ctx.run(f"printf %s {quote(args['data'])}")
+        result = ctx.query(f"printf %s {quote(args['data'])}")
         return {"changed": False, "ping": result.out}

@@ -89,21 +89,22 @@ class Pip(Module):
         # $names/$specs/$extra are split on purpose (several packages / options); each was quoted
         # whole into the variable, and package names cannot hold spaces (checked above).
         command = f"{pip} {'uninstall -y' if args['state'] == 'absent' else 'install'} {' '.join(specs)}"
-        if ctx.check_mode:
-            outcome = ctx.converge(header + _QUERY, ":")
-            return {"changed": outcome.changed, "cmd": command, "name": names, "state": args["state"]}
-        result = ctx.run(header + _RUN)
-        if result.rc != 0 and not (args["state"] == "absent" and "not installed" in result.out + result.err):
+        # pip runs only when the query finds a package to change (and writes are allowed).
+        result = ctx.converge(header + _QUERY, header + _RUN, apply_is_result=True)
+        if not result.applied:
+            return {"changed": result.changed, "cmd": command, "name": names, "state": args["state"]}
+        if result.rc != 0 and not (args["state"] == "absent" and "not installed" in result.apply_out + result.stderr):
             raise ModuleFailed(
-                f"{result.out}\n:stderr: {result.err}", cmd=command, stdout=result.out, stderr=result.err, rc=result.rc
+                f"{result.apply_out}\n:stderr: {result.stderr}", cmd=command, stdout=result.apply_out,
+                stderr=result.stderr, rc=result.rc,
             )
         marker = "Successfully uninstalled" if args["state"] == "absent" else "Successfully installed"
         return {
-            "changed": marker in result.out,
+            "changed": marker in result.apply_out,
             "cmd": command,
             "name": names,
             "version": args.get("version"),
             "state": args["state"],
-            "stdout": result.out,
-            "stderr": result.err,
+            "stdout": result.apply_out,
+            "stderr": result.stderr,
         }

@@ -45,9 +45,9 @@ class Reboot(Module):
         }
     )
 
+    check_result = {"changed": True, "elapsed": 0, "rebooted": True}
+
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
-        if ctx.check_mode:
-            return {"changed": True, "elapsed": 0, "rebooted": True}
         started = time.monotonic()
         before = self._boot_id(ctx, args)
         if before is None:
@@ -55,7 +55,8 @@ class Reboot(Module):
         command = self._command(args)
         # Issue the reboot; the host may drop the connection before the command returns.
         try:
-            out = ctx.run(command)
+            out = ctx.change(command)
+            assert out is not None  # the engine reports check_result in check mode instead
             if out.rc != 0:
                 raise ModuleFailed(
                     f"Reboot command failed. Error was: '{out.err.strip() or out.out.strip()}'",
@@ -115,5 +116,5 @@ class Reboot(Module):
 
 
 def _run(ctx: ModuleContext, script: str, timeout: float) -> Any:
-    """ctx.run with a timeout of its own: a host on its way down may accept and never answer."""
+    """ctx.query with a timeout of its own: a host on its way down may accept and never answer."""
     return ctx.conn.run(script, become=ctx.become, env=ctx.env or None, timeout=timeout)

@@ -23,11 +23,19 @@ STATES = ("reloaded", "restarted", "started", "stopped")
 # systemctl is-enabled answers that count as enabled (as Ansible's systemd module).
 _ENABLED_ANSWERS = {"enabled", "enabled-runtime", "static", "indirect", "alias", "generated", "transient"}
 
+# daemon-reload/-reexec are writes: the engine runs them (before the state is read) unless in check mode.
+_RELOAD_QUERY_SH = r"""
+[ "$use" != sysvinit ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1 && return 10
+return 0
+"""
+_RELOAD_SH = r"""
+if [ "$daemon_reload" = 1 ]; then systemctl $scope daemon-reload >&2 || orch_fail "failure running systemctl daemon-reload"; fi
+if [ "$daemon_reexec" = 1 ]; then systemctl $scope daemon-reexec >&2 || orch_fail "failure running systemctl daemon-reexec"; fi
+"""
+
 _QUERY_SH = r"""
 if [ "$use" != sysvinit ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
   echo @@mgr; echo systemd
-  if [ "$daemon_reload" = 1 ]; then systemctl $scope daemon-reload >&2 || orch_fail "failure running systemctl daemon-reload"; fi
-  if [ "$daemon_reexec" = 1 ]; then systemctl $scope daemon-reexec >&2 || orch_fail "failure running systemctl daemon-reexec"; fi
   [ -n "$n" ] || exit 0
   echo @@show; systemctl $scope show "$n" --no-pager 2>/dev/null
   echo @@is_enabled; systemctl $scope is-enabled "$n" 2>/dev/null; echo "rc=$?"
@@ -161,14 +169,16 @@ def _scope(args: Mapping[str, Any]) -> str:
 
 
 def manage(ctx: ModuleContext, args: Mapping[str, Any], *, use: str = "auto") -> dict[str, Any]:
-    """The work of both modules: read, decide, act (the act gated by check mode)."""
+    """The work of both modules: read, decide, act (the engine runs the acts unless in check mode)."""
     name = args.get("name") or ""
     header = (
         f"n={quote(name)} use={quote(use)} pattern={quote(args.get('pattern') or '')} "
-        f"scope={quote(_scope(args))} daemon_reload={int(bool(args.get('daemon_reload')) and not ctx.check_mode)} "
-        f"daemon_reexec={int(bool(args.get('daemon_reexec')) and not ctx.check_mode)}\n"
+        f"scope={quote(_scope(args))} daemon_reload={int(bool(args.get('daemon_reload')))} "
+        f"daemon_reexec={int(bool(args.get('daemon_reexec')))}\n"
     )
-    read = ctx.run(header + _QUERY_SH)
+    if args.get("daemon_reload") or args.get("daemon_reexec"):
+        ctx.converge(header + _RELOAD_QUERY_SH, header + _RELOAD_SH)
+    read = ctx.query(header + _QUERY_SH)
     if read.rc != 0:
         raise ModuleFailed(read.err.strip() or "cannot read the service state", rc=read.rc)
     state = parse_state(read.out)

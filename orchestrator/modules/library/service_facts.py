@@ -36,7 +36,7 @@ class ServiceFacts(Module):
     spec = ArgSpec(params={})
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
-        result = ctx.run(_SCRIPT)
+        result = ctx.query(_SCRIPT)
         if result.rc != 0:
             raise ModuleFailed(result.err.strip() or f"service_facts failed with rc {result.rc}")
         services = parse_services(result.out)

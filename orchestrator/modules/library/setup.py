@@ -32,7 +32,7 @@ class Setup(Module):
             sections, _ = select_sections(args["gather_subset"])
         except ValueError as exc:
             raise ModuleFailed(str(exc)) from None
-        result = ctx.run(facts_script(sections))
+        result = ctx.query(facts_script(sections))
         facts = parse_facts(result.out, args["gather_subset"])
         if args["filter"]:
             facts = {

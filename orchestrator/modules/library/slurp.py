@@ -28,7 +28,7 @@ class Slurp(Module):
             '[ -r "$s" ] || { echo "file is not readable: $s" >&2; exit 4; }\n'
             'base64 -w0 < "$s"\n'
         )
-        result = ctx.run(script)
+        result = ctx.query(script)
         if result.rc != 0:
             raise ModuleFailed(result.err.strip() or f"could not read {src}", rc=result.rc)
         return {"changed": False, "content": result.out.strip(), "encoding": "base64", "source": src}

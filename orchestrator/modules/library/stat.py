@@ -123,7 +123,7 @@ class Stat(Module):
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
         algorithm = args["checksum_algorithm"] if args["get_checksum"] else None
-        result = ctx.run(stat_script(args["path"], args["follow"], algorithm, args["get_mime"]), )
+        result = ctx.query(stat_script(args["path"], args["follow"], algorithm, args["get_mime"]), )
         if result.rc != 0:
             raise ModuleFailed(result.err.strip() or f"stat failed for {args['path']}", rc=result.rc)
         return {"changed": False, "stat": stat_result(args["path"], parse_fields(result.out))}

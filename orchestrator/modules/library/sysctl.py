@@ -117,7 +117,7 @@ class Sysctl(Module):
         if args["state"] == "present" and parse_value(args.get("value")) == "":
             raise ModuleFailed("value cannot be blank")
         path = args["sysctl_file"]
-        read = ctx.run(
+        read = ctx.query(
             "export LANG=C LC_ALL=C LC_MESSAGES=C\n"
             f"__v=$(sysctl -e -n {quote(name)} 2>/dev/null) && printf 'proc=%s\\n' \"$__v\"\n"
             f"__f=$(readlink -f -- {quote(path)} 2>/dev/null || printf %s {quote(path)}); printf 'real=%s\\n' \"$__f\"\n"

@@ -133,15 +133,15 @@ class Unarchive(Module):
             converged = quiet_converge(ctx, head + f"archive={archive}\n" + query, apply_tpl)
         else:
             probe_q = head + query
-            probe = quiet_converge(ctx, probe_q, ":") if not ctx.check_mode else None
-            if probe is not None and probe.changed:
-                uploaded = upload(ctx, data)
+            probe = quiet_converge(ctx, probe_q, ":")
+            uploaded = upload(ctx, data) if probe.changed else None  # None: not sent (check mode)
+            if uploaded is not None:
                 converged = quiet_converge(ctx,
                     head + f"archive={quote(uploaded)}; orch_cleanup=1\n" + "return 10",
                     f"archive={quote(uploaded)}; orch_cleanup=1\n" + apply_tpl,
                 )
             else:
-                converged = quiet_converge(ctx, probe_q, ":") if probe is None else probe
+                converged = probe
         fields = converged.fields()
         result: dict[str, Any] = {
             "changed": converged.changed, "dest": dest, "src": src, "handler": handler,

@@ -31,18 +31,18 @@ printf '@@W\n%s %s\n' "$__rc" "$__w"
 printf '@@E\n'; cat "$__d/e"
 printf '\n@@H\n'; cat "$__d/h" 2>/dev/null
 printf '\n@@B\n'
-if [ -n "$dest" ] && [ "$__rc" = 0 ] && [ "$write_dest" = 1 ]; then
-  __code=${__w%% *}
-  case " $ok_codes " in *" $__code "*)
-    if [ "$__code" != 304 ]; then
-      if [ -d "$dest" ]; then dest="$dest/index.html"; fi
-      __t=$(mktemp "$(dirname -- "$dest")/.orch-uri.XXXXXX") && cat "$__d/b" > "$__t" && chmod 0644 "$__t" && mv -f -- "$__t" "$dest"
-      printf 'dest_written=%s\n' "$dest" >&2
-    fi ;;
-  esac
-fi
 if [ "$want_body" = 1 ]; then base64 < "$__d/b"; fi
-:
+# Writing dest is the write step (_WRITE_DEST_SH), run by the engine unless in check mode.
+if [ -n "$dest" ] && [ "$__rc" = 0 ]; then
+  __code=${__w%% *}
+  case " $ok_codes " in *" $__code "*) [ "$__code" = 304 ] || return 10 ;; esac
+fi
+return 0
+"""
+_WRITE_DEST_SH = r"""
+if [ -d "$dest" ]; then dest="$dest/index.html"; fi
+__t=$(mktemp "$(dirname -- "$dest")/.orch-uri.XXXXXX") && cat "$__d/b" > "$__t" && chmod 0644 "$__t" && mv -f -- "$__t" "$dest"
+printf 'dest_written=%s\n' "$dest" >&2
 """
 
 
@@ -154,21 +154,22 @@ class Uri(Module):
         ok_codes = " ".join(str(c) for c in args["status_code"])
         header = (
             f"url={quote(args['url'])} config={quote(config)} dest={quote(args.get('dest') or '')} "
-            f"ok_codes={quote(ok_codes)} write_dest={0 if ctx.check_mode else 1} "
+            f"ok_codes={quote(ok_codes)} "
             f"body_opt={quote('--data-binary @-') if body is not None else quote('')} "
             f"want_body={0 if args.get('dest') else 1}\n"
         )
-        out = ctx.run(header + _SH, stdin=body)
-        if out.rc != 0:
-            raise ModuleFailed(out.err.strip() or "uri failed", rc=out.rc)
-        return self._result(ctx, args, out.out, out.err)
+        try:
+            out = ctx.converge(header + _SH, _WRITE_DEST_SH, stdin=body)
+        except ModuleFailed as exc:
+            raise ModuleFailed(exc.result.get("stderr", "").strip() or "uri failed", rc=exc.result.get("rc")) from None
+        return self._result(ctx, args, out.query_out, out.stderr)
 
     @staticmethod
     def _guard(ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any] | None:
         for key, want in (("creates", True), ("removes", False)):
             path = args.get(key)
             if path:
-                exists = ctx.run(f"[ -e {quote(path)} ]").rc == 0
+                exists = ctx.query(f"[ -e {quote(path)} ]").rc == 0
                 if exists == want:
                     verb = "exists" if want else "does not exist"
                     return {"changed": False, "stdout": f"skipped, since '{path}' {verb}"}

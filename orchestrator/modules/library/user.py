@@ -303,7 +303,7 @@ class User(Module):
             f"n={quote(name)} home={quote(args.get('home') or '')} "
             f"want_groups={quote(' '.join([*asked, name]))}\nset -f\n"
         )
-        read = ctx.run(header + _READ_SH)
+        read = ctx.query(header + _READ_SH)
         if read.rc != 0:
             raise ModuleFailed(read.err.strip() or "cannot read the user database", rc=read.rc)
         acct = parse_account(read.out)
@@ -312,17 +312,17 @@ class User(Module):
             if not acct.exists:
                 return {**result, "changed": False}
             argv = ["userdel", *(["-f"] if args["force"] else []), *(["-r"] if args["remove"] else []), "--", name]
-            self._apply(ctx, [argv], header)
+            applied, _ = self._apply(ctx, [argv], header)
             ctx.add_diff(f"user: {name}\nstate: present\n", f"user: {name}\nstate: absent\n", name, name)
-            if ctx.check_mode:
+            if not applied:
                 return {"changed": True}
             return {**result, "changed": True, "force": args["force"], "remove": args["remove"]}
 
         commands: list[list[str]] = []
         created = not acct.exists
         if created:
-            if args.get("group") and acct.groups.get(args["group"]) is None and not ctx.check_mode:
-                raise ModuleFailed(f"Group {args['group']} does not exist")
+            if args.get("group"):
+                ctx.require(acct.groups.get(args["group"]) is not None, f"Group {args['group']} does not exist")
             commands.append(create_command(args, acct))
         else:
             modify = modify_command(args, acct)
@@ -343,14 +343,14 @@ class User(Module):
                 "move_home": args["move_home"],
                 **self._password_key(args),
             }
-        after = self._apply(ctx, commands, header)
+        applied, after = self._apply(ctx, commands, header)
         ctx.add_diff(
             _describe(acct, name),
             _describe(after, name) if after else f"user: {name}\n(would change)\n",
             name,
             name,
         )
-        if ctx.check_mode and created:
+        if not applied and created:
             return {"changed": True}
         final = after if after is not None and after.exists else acct
         extra = (
@@ -427,8 +427,9 @@ class User(Module):
         return info
 
     @staticmethod
-    def _apply(ctx: ModuleContext, commands: list[list[str]], header: str) -> Account | None:
-        """Run the commands (gated by check mode), then read the account back."""
+    def _apply(ctx: ModuleContext, commands: list[list[str]], header: str) -> tuple[bool, Account | None]:
+        """Run the commands (if the engine allows writes), then read the account back:
+        (whether they ran, the account after)."""
         lines = []
         for argv in commands:
             if argv[0] == "__orch_mkhome":
@@ -441,7 +442,7 @@ class User(Module):
             else:
                 lines.append(f'__o=$({_shell_line(argv)} 2>&1) || orch_fail "$__o"')
         converged = ctx.converge("return 10", header + "\n".join(lines) + "\n" + _READ_SH)
-        return parse_account(converged.apply_out) if converged.apply_out.strip() else None
+        return converged.applied, parse_account(converged.apply_out) if converged.apply_out.strip() else None
 
 
 # What a login name may not hold: a leading '-' would be read as an option by useradd, id and

@@ -112,7 +112,7 @@ class WaitFor(Module):
             header = header.replace(
                 f"delay={int(args['delay'])}", f"delay={int(args['delay']) + int(args['timeout'])}"
             )
-        out = ctx.run(header + _SH)
+        out = ctx.query(header + _SH)
         elapsed = 0
         for line in out.out.splitlines():
             if line.startswith("elapsed="):
