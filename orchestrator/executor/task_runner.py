@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from orchestrator import redact
 from orchestrator.errors import ConnectError, OrchError, TemplateError
 from orchestrator.executor.connections import ConnectionDefaults, ConnectionPool, become_spec, connection_spec
 from orchestrator.modules.base import Module, ModuleFailed, get_module
@@ -500,6 +501,10 @@ class TaskRunner:
             args, errors = validate_args(module.spec, args)
             if errors:
                 return {"failed": True, "msg": f"{task.action}: " + "; ".join(errors)}, []
+            # A no_log parameter (a password, a passphrase) is a secret wherever it shows up.
+            for name, param in module.spec.params.items():
+                if param.no_log and args.get(name) is not None:
+                    redact.add_secret(str(args[name]))
         check = self._keyword(frame, task, "check_mode", variables)
         check_mode = self.settings.check if check is None else to_bool(check)
         diff = self._keyword(frame, task, "diff", variables)

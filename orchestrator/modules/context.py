@@ -10,7 +10,9 @@ Every way a module reaches the host is one of these, and only the engine reads c
 - converge(query, apply): apply runs only when query asks for it and writes are allowed;
   Converged.applied says whether it ran, so a module reports "did" or "would do" from that;
 - change(script) / put(data, path) / save_local(path, data): an unconditional write (the last
-  one on the controller); None / False when not allowed.
+  one on the controller); None / False when not allowed;
+- put_temp(data) / drop_temp(path): a scratch file for this task only (a .deb to simulate
+  with), sent in check mode too and removed before the module returns.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from orchestrator.modules.shlib import LIBRARY
 from orchestrator.modules.wire import parse_fields
 from orchestrator.results import Diff
 from orchestrator.transport.base import BecomeSpec, CommandResult, Connection
+from orchestrator.transport.shell import quote
 
 CHANGE_NEEDED = 10  # the query's "needs change" return code
 
@@ -67,6 +70,12 @@ class ModuleContext:
         """Run a READ-ONLY `script` on the host (it runs in check mode too); LIBRARY is defined."""
         return self._run(script, stdin)
 
+    def run(self, script: str, *, stdin: bytes | None = None) -> CommandResult:
+        """Deprecated spelling of query(), kept while branches written before issue 17 land: use
+        query() to read and converge()/change() to write. A write through it would run in check
+        mode too, which tests/integration/test_check_mode_all_modules.py catches."""
+        return self._run(script, stdin)
+
     def change(self, script: str, *, stdin: bytes | None = None) -> CommandResult | None:
         """Run a script that changes the host; None (not run) when writes are not allowed."""
         return None if self.check_mode else self._run(script, stdin)
@@ -77,6 +86,17 @@ class ModuleContext:
             return False
         self.conn.put(data, path, mode)
         return True
+
+    def put_temp(self, data: bytes, *, prefix: str = ".orch-upload-", suffix: str = "", mode: int = 0o600) -> str:
+        """Upload `data` to a fresh /tmp file only this task uses (a package to inspect): sent in
+        check mode too, because the module removes it with drop_temp() before it returns."""
+        path = f"/tmp/{prefix}{secrets.token_hex(6)}{suffix}"
+        self.conn.put(data, path, mode)
+        return path
+
+    def drop_temp(self, path: str) -> None:
+        """Remove a file put_temp() (or an allowed write) left in /tmp; runs in check mode too."""
+        self._run(f"rm -f -- {quote(path)}", None)
 
     def save_local(self, path: str, data: bytes, mode: int = 0o644) -> bool:
         """Write a file on the CONTROLLER (fetch), atomically; False (not written) when writes

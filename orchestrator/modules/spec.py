@@ -24,7 +24,7 @@ class Param:
     choices: tuple[Any, ...] = ()
     aliases: tuple[str, ...] = ()
     elements: str | None = None  # element type for lists
-    no_log: bool = False  # value is a secret: redact it everywhere
+    no_log: bool = False  # value is a secret: the executor registers it with redact, masked everywhere
     help: str = ""
 
 

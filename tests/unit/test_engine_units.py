@@ -8,8 +8,8 @@ from orchestrator.cli import parse_extra_vars
 from orchestrator.errors import OrchError
 from orchestrator.executor.play_runner import host_status_for_exit, serial_batches
 from orchestrator.executor.runner import tags_match
-from orchestrator.facts import parse_facts, parse_os_release
 from orchestrator.modules import get_module, validate_args
+from orchestrator.modules.facts import parse_facts, parse_os_release
 from orchestrator.results import HostStats
 
 

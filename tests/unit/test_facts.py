@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.facts import (
+from orchestrator.modules.facts import (
     facts_script,
     parse_addrs,
     parse_cpu,
@@ -173,7 +173,7 @@ def test_small_parsers() -> None:
 
 
 def test_parse_security() -> None:
-    from orchestrator.facts import parse_loadavg, parse_security
+    from orchestrator.modules.facts import parse_loadavg, parse_security
 
     off = parse_security("selinux=none\nselinux_config=\nselinux_type=\nselinux_policyvers=\napparmor=disabled\n"
                          "fips=0\nchroot=0\neuid=0\nruid=1000\negid=0\nrgid=1000\n")

@@ -158,7 +158,7 @@ class Apt(Module):
             raise self._friendly(exc) from None
         finally:
             if deb_path and deb_path != deb:  # fetched or uploaded by us
-                ctx.change(f"rm -f {quote(deb_path)}")
+                ctx.drop_temp(deb_path)
         head, _, sim = converged.query_out.partition(f"\n{SIM_MARK}\n")
         fields = _fields(head)
         result: dict[str, Any] = {
@@ -316,8 +316,9 @@ class Apt(Module):
 
     @staticmethod
     def _deb_path(ctx: ModuleContext, deb: str) -> str | None:
-        """Where the .deb is on the host: a URL is fetched there, a controller file is uploaded
-        (both writes: None when the engine does not allow them)."""
+        """Where the .deb is on the host: a URL is fetched there (a download: None when the
+        engine does not allow writes), a controller file is sent to a temp file (in check mode
+        too, so the simulation can read it; removed again after apt)."""
         if "://" in deb:
             target = f"/tmp/orch-deb-{secrets.token_hex(6)}.deb"
             out = ctx.change(f"curl -fsSL -o {quote(target)} {quote(deb)}")
@@ -328,10 +329,9 @@ class Apt(Module):
             return target
         if os.path.isfile(deb):
             probe = ctx.query(f"[ -f {quote(deb)} ]")
-            if probe.rc != 0:  # only on the controller: send it (removed by the host after install)
-                target = f"/tmp/orch-deb-{secrets.token_hex(6)}.deb"
+            if probe.rc != 0:  # only on the controller: send it (removed again once apt is done)
                 with open(deb, "rb") as handle:
-                    return target if ctx.put(handle.read(), target, 0o644) else None
+                    return ctx.put_temp(handle.read(), prefix="orch-deb-", suffix=".deb", mode=0o644)
         return deb
 
     @staticmethod

@@ -6,9 +6,9 @@ import fnmatch
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.facts import facts_script, parse_facts, select_sections
 from orchestrator.modules.base import Module, ModuleFailed, register
 from orchestrator.modules.context import ModuleContext
+from orchestrator.modules.facts import facts_script, parse_facts, select_sections
 from orchestrator.modules.spec import ArgSpec, Param
 
 
