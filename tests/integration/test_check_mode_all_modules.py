@@ -77,6 +77,7 @@ ARGS: dict[str, Any] = {
     "template": {"src": "{{ playbook_dir }}/files/t.j2", "dest": "/srv/cm/t.conf"},
     "timezone": {"name": "Asia/Tokyo"},
     "unarchive": {"src": "{{ playbook_dir }}/files/a.tar", "dest": "/tmp"},
+    "validate_argument_spec": {"argument_spec": {"cm": {"type": "str"}}, "provided_arguments": {"cm": "x"}},
     "uri": {"url": URL, "dest": "/srv/cm/uri", "status_code": [200, -1]},
     "user": {"name": "cmuser", "groups": ["cmgroup"], "generate_ssh_key": True, "create_home": True},
     "wait_for": {"path": "/etc/hostname", "timeout": 2},

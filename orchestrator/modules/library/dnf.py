@@ -89,7 +89,7 @@ class Dnf(Module):
             raise ModuleFailed("package groups, .rpm files and URLs are not supported by orch's dnf module")
         opts = dnf_options(args)
         setup = f"__opts={quote(opts)}; __latest={1 if state == 'latest' else 0}\nset -- {' '.join(quote(n) for n in names)}"
-        probe = ctx.run(setup + _PROBE)
+        probe = ctx.query(setup + _PROBE)
         if probe.rc != 0:
             raise ModuleFailed(
                 probe.err.strip() or "dnf: could not query the installed packages", rc=probe.rc

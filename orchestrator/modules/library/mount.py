@@ -108,7 +108,7 @@ def read_state(ctx: ModuleContext, path: str, fstab: str) -> HostState:
         'if [ -e "$p" ]; then echo exists=1; else echo exists=0; fi\n'
         f"if [ -f {quote(fstab)} ]; then printf '%s\\n' {MARK}; cat -- {quote(fstab)} || exit 1; fi\n"
     )
-    result = ctx.run(script)
+    result = ctx.query(script)
     if result.rc != 0:
         raise ModuleFailed(result.err.strip() or f"could not read {fstab}", rc=result.rc)
     head, sep, text = result.out.partition(f"{MARK}\n")

@@ -60,7 +60,7 @@ class Selinux(Module):
         if args["update_kernel_param"]:
             raise ModuleFailed("update_kernel_param (grubby) is not supported by orch's selinux module")
         configfile, state, policy = args["configfile"], args["state"], args.get("policy")
-        probe = ctx.run(
+        probe = ctx.query(
             "export LANG=C LC_ALL=C\n"
             "if command -v selinuxenabled >/dev/null 2>&1 && selinuxenabled; then"
             ' echo "runtime=$(getenforce 2>/dev/null)"; else echo runtime=Disabled; fi\n'
