@@ -334,7 +334,7 @@ def test_drill_server_destroyed_store_killed_recover_from_the_controller_copy(dr
     want = fingerprint(d)
     tls = (
         served_certificate(d)
-        if d.lab.ssh(1, f"test -f {APP}/proxy/tls/catalogizer.conf").returncode == 0
+        if d.lab.ssh(1, f"test -f {APP}/proxy/tls-catalogizer.conf").returncode == 0
         else None
     )
     backup = d.play("backup.yml")
