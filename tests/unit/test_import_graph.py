@@ -15,7 +15,6 @@ import orchestrator
 
 PACKAGE = Path(orchestrator.__file__).parent
 # The module API (orchestrator.modules) stands on its own: the engine uses it, never the reverse.
-# executor/context.py is a re-export of modules.context kept while other branches catch up.
 FORBIDDEN = {"orchestrator.modules": ("orchestrator.executor", "orchestrator.playbook", "orchestrator.cli")}
 
 
