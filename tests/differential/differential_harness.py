@@ -56,6 +56,10 @@ DEFAULT_IGNORE: tuple[str, ...] = (
     "*.pyc", "*/__pycache__", "*/__pycache__/*",  # bytecode Ansible's python leaves behind
 )
 
+# One run of one tool: os_hardening's ~150 tasks took over 10 minutes under ansible-playbook on a
+# shared 2-core machine under load (80 s when idle).
+RUN_TIMEOUT = 1800
+
 RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counters>(?:\w+=\d+\s*)+)$")
 
 
@@ -177,7 +181,7 @@ def run_ansible(playbook: Path, inventory: Path, meta: Meta, scratch: Path, *, c
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
-        timeout=600,
+        timeout=RUN_TIMEOUT,
     )
     return proc.returncode, proc.stdout + proc.stderr
 
@@ -186,6 +190,7 @@ def run_orch_play(playbook: Path, inventory: Path, meta: Meta, *, check: bool = 
     proc = run_orch(
         "play", str(playbook), "-i", str(inventory), *_tool_args(meta, check), cwd=playbook.parent,
         env={"NO_COLOR": "1", "COLUMNS": "160"},
+        timeout=RUN_TIMEOUT,
     )
     return proc.returncode, proc.stdout + proc.stderr
 

@@ -47,9 +47,14 @@ CASE_IGNORE: dict[str, tuple[str, ...]] = {
 # Cases orch cannot run yet, and why (issue 15 is open for them). They are skipped, not run to
 # fail, so CI's time goes to the cases that must stay identical.
 NOT_YET: dict[str, str] = {
-    "geerlingguy-mysql": "needs the community.mysql modules (mysql_user, mysql_db), not in orch yet",
-    "geerlingguy-postgresql": "needs the community.postgresql modules (postgresql_user, _db, ...), not in orch yet",
-    "devsec-os-hardening": "needs mount, pamd, pam_limits, seport, openssh_keypair and argument_specs validation",
+    "geerlingguy-mysql": "needs the community.mysql modules (mysql_user, mysql_db, mysql_replication), not in orch yet",
+    # orch has its modules now (postgresql_user/_db/_privs, locale_gen); not yet seen identical:
+    # Debian creates a new cluster on the next port free machine-wide (the hosts share one network
+    # namespace), the role then connects to 5432, so with any other PostgreSQL running on the
+    # machine, or the other fleet's, ansible-playbook itself fails the case (seen this session).
+    "geerlingguy-postgresql": "not yet verified identical: its clusters get ports other than 5432 on a shared machine",
+    # mount, pam_limits, selinux, dnf and argument_specs are there; not yet seen identical
+    "devsec-os-hardening": "not yet verified identical with orch's new modules (mount, pam_limits, selinux, dnf)",
 }
 
 

@@ -90,6 +90,20 @@ def test_selinux_config_on_a_host_without_selinux(hosts: LabSession, play: Play)
     hosts.ssh("h2", "rm -rf /etc/selinux", check=True)
 
 
+def test_locale_gen_cycle(hosts: LabSession, play: Play) -> None:
+    hosts.ssh("h2", "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq locales >/dev/null 2>&1 || "
+              "(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq locales >/dev/null)",
+              check=True, timeout=600)  # fmt: skip
+    cycle(hosts, play, "h2", "- community.general.locale_gen: {name: [de_DE.UTF-8, C.UTF-8]}")
+    assert "de_DE.utf8" in hosts.ssh("h2", "locale -a").stdout
+    assert "\nde_DE.UTF-8 UTF-8\n" in hosts.ssh("h2", "cat /etc/locale.gen").stdout
+    removed = play("h2", "- locale_gen: {name: de_DE.UTF-8, state: absent}")
+    assert removed.returncode == 0 and recap(removed.stdout, "h2")["changed"] == 1, removed.stdout
+    assert "de_DE" not in hosts.ssh("h2", "locale -a").stdout
+    unknown = play("h2", "- locale_gen: {name: xx_YY.FOO}")
+    assert unknown.returncode == 2 and "not available on your system: xx_YY.FOO" in unknown.stdout
+
+
 SPEC = """Name: orch-hello
 Version: %s
 Release: 1
@@ -146,6 +160,7 @@ def test_dnf_from_a_local_repository(hosts: LabSession, play: Play) -> None:
 
 
 PG_SECRET = "s3cret-'quoted\"-$HOME"  # quotes and shell syntax: quoted all the way to psql
+BECOME_POSTGRES = "  become: true\n  become_user: postgres\n"
 
 
 @pytest.mark.slow  # installs PostgreSQL on the host
@@ -157,37 +172,56 @@ def test_postgresql_user_db_privs(hosts: LabSession, play: Play) -> None:
         check=True,
         timeout=900,
     )
-    pg = "  become: true\n  become_user: postgres\n"
-    user = (
-        f"- postgresql_user: {{name: app, password: {json.dumps(PG_SECRET)}, login_unix_socket: /var/run/postgresql}}\n"
-        + pg
-        + "  environment: {PGOPTIONS: '-c password_encryption=scram-sha-256'}\n"
-    )
-    first = cycle(hosts, play, "h4", user, diff=False)
-    assert PG_SECRET not in first.stdout + first.stderr
-    verifier = hosts.ssh("h4", "su postgres -c \"psql -Atc \\\"SELECT rolpassword FROM pg_authid WHERE rolname='app'\\\"\"")
-    assert verifier.stdout.startswith("SCRAM-SHA-256$"), verifier.stdout + verifier.stderr
-    # the same password given again is recognised (SCRAM verifier); a new one is set
-    changed = play("h4", user.replace("s3cret", "other"), "-v")
+    # Debian creates the cluster on the next free port: the lab hosts share one network namespace
+    port = hosts.ssh("h4", "pg_lsclusters -h | awk '{print $3}'", check=True).stdout.strip()
+    conn = f"login_unix_socket: /var/run/postgresql, port: {port}"
+
+    def tasks(*lines: str) -> str:
+        return "".join(f"- {line.replace('@CONN', conn)}\n{BECOME_POSTGRES}" for line in lines)
+
+    def psql(sql: str) -> str:
+        return hosts.ssh("h4", f"cd / && su postgres -c 'psql -p {port} -At'", input=sql, check=True).stdout
+
+    def pg_cycle(playbook: str, state_sql: str) -> str:
+        """cycle() with the database's own view as the state: PostgreSQL's files (WAL, caches)
+        change whenever anyone connects, check mode or not."""
+        before = psql(state_sql)
+        checked = play("h4", playbook, "--check")
+        assert checked.returncode == 0 and recap(checked.stdout, "h4")["changed"] > 0, checked.stdout
+        assert psql(state_sql) == before, "check mode changed the database"
+        first = play("h4", playbook)
+        assert first.returncode == 0 and recap(first.stdout, "h4")["changed"] > 0, first.stdout
+        assert psql(state_sql) != before
+        again = play("h4", playbook)
+        assert again.returncode == 0 and recap(again.stdout, "h4")["changed"] == 0, again.stdout
+        return first.stdout + first.stderr + checked.stdout + again.stdout
+
+    user = tasks(f"postgresql_user: {{name: app, password: {json.dumps(PG_SECRET)}, @CONN}}")
+    user += "  environment: {PGOPTIONS: '-c password_encryption=scram-sha-256'}\n"
+    output = pg_cycle(user, "SELECT rolname, rolpassword FROM pg_authid WHERE rolname = 'app'")
+    assert PG_SECRET not in output
+    assert psql("SELECT rolpassword FROM pg_authid WHERE rolname = 'app'").startswith("SCRAM-SHA-256$")
+    # the same password again is recognised from the SCRAM verifier (cycle's last run: ok); a new one is set
+    changed = play("h4", user.replace("s3cret", "other") + "  register: r\n- debug: {var: r.queries}\n")
     assert recap(changed.stdout, "h4")["changed"] == 1, changed.stdout
-    assert "other-" not in changed.stdout and "%(password)s" in changed.stdout
-    cycle(hosts, play, "h4", (
-        "- postgresql_db: {name: appdb, owner: app, encoding: UTF-8, lc_collate: C.UTF-8, lc_ctype: C.UTF-8,"
-        " template: template0, login_unix_socket: /var/run/postgresql}\n" + pg
-        + "- postgresql_user: {name: reader, login_unix_socket: /var/run/postgresql}\n" + pg
-        + "- postgresql_privs: {db: appdb, roles: reader, privs: CONNECT, type: database, objs: appdb,"
-        " login_unix_socket: /var/run/postgresql}\n" + pg
-    ), diff=False)  # fmt: skip
-    acl = hosts.ssh("h4", "su postgres -c \"psql -Atc \\\"SELECT datacl, pg_get_userbyid(datdba) FROM pg_database WHERE datname='appdb'\\\"\"")
-    assert "reader=c/" in acl.stdout and acl.stdout.strip().endswith("|app"), acl.stdout
-    wrong = play("h4", "- postgresql_db: {name: appdb, encoding: LATIN1, login_unix_socket: /var/run/postgresql}\n" + pg)
+    assert "other-" not in changed.stdout and "%(password)s" in changed.stdout, changed.stdout
+    pg_cycle(tasks(
+        "postgresql_db: {name: appdb, owner: app, encoding: UTF-8, lc_collate: C.UTF-8, lc_ctype: C.UTF-8,"
+        " template: template0, @CONN}",
+        "postgresql_user: {name: reader, @CONN}",
+    ), "SELECT datname, datacl FROM pg_database UNION ALL SELECT rolname, NULL FROM pg_roles ORDER BY 1")  # fmt: skip
+    # (its own cycle: in check mode the database it connects to would not exist yet, in Ansible too)
+    pg_cycle(tasks("postgresql_privs: {db: appdb, roles: reader, privs: CONNECT, type: database, objs: appdb, @CONN}"),
+             "SELECT datacl FROM pg_database WHERE datname = 'appdb'")  # fmt: skip
+    acl = psql("SELECT datacl, pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'appdb'")
+    assert "reader=c/" in acl and acl.strip().endswith("|app"), acl
+    wrong = play("h4", tasks("postgresql_db: {name: appdb, encoding: LATIN1, @CONN}"))
     assert wrong.returncode == 2 and "Changing database encoding is not supported" in wrong.stdout, wrong.stdout
-    no_role = play("h4", "- postgresql_privs: {db: appdb, roles: ghost, privs: CONNECT, type: database}\n" + pg)
+    no_role = play("h4", tasks("postgresql_privs: {db: appdb, roles: ghost, privs: CONNECT, type: database, @CONN}"))
     assert no_role.returncode == 2 and "Role ghost does not exist" in no_role.stdout, no_role.stdout
     bad = play("h4", "- postgresql_user: {nam: x}")
     assert bad.returncode != 0 and "nam" in bad.stdout + bad.stderr
-    dropped = play("h4", (
-        "- postgresql_db: {name: appdb, state: absent, login_unix_socket: /var/run/postgresql}\n" + pg
-        + "- postgresql_user: {name: reader, state: absent, login_unix_socket: /var/run/postgresql}\n" + pg
-    ))  # fmt: skip
+    dropped = play("h4", tasks("postgresql_db: {name: appdb, state: absent, @CONN}",
+                               "postgresql_user: {name: reader, state: absent, @CONN}"))  # fmt: skip
     assert dropped.returncode == 0 and recap(dropped.stdout, "h4")["changed"] == 2, dropped.stdout
+    assert psql("SELECT count(*) FROM pg_roles WHERE rolname = 'reader'").strip() == "0"

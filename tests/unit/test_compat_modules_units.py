@@ -29,7 +29,9 @@ from orchestrator.modules.spec import validate_args
 @pytest.mark.parametrize(
     "name",
     ["mount", "ansible.posix.mount", "pam_limits", "community.general.pam_limits",
-     "validate_argument_spec", "ansible.builtin.validate_argument_spec"],
+     "validate_argument_spec", "ansible.builtin.validate_argument_spec", "selinux", "ansible.posix.selinux", "dnf",
+     "locale_gen", "community.general.locale_gen", "community.postgresql.postgresql_user",
+     "community.postgresql.postgresql_db", "community.postgresql.postgresql_privs"],
 )  # fmt: skip
 def test_names_resolve(name: str) -> None:
     assert get_module(name) is not None
@@ -206,3 +208,14 @@ def test_pam_limits_rejects_bad_values() -> None:
     with pytest.raises(ModuleFailed, match="Invalid configuration found in 'f'"):
         edit_limits("* hard core many\n", {"domain": "*", "limit_type": "hard", "limit_item": "core",
                                             "value": "0", "comment": "", "use_max": False, "use_min": False}, "f")  # fmt: skip
+
+
+def test_locale_names_and_locale_gen_lines() -> None:
+    from orchestrator.modules.library.locale_gen import edit_locale_gen, fix_case, not_present
+
+    assert fix_case("C.utf8") == "C.UTF-8" and fix_case("de_DE.iso885915@euro") == "de_DE.ISO-8859-15@euro"
+    assert not_present(["C.UTF-8", "de_DE.UTF-8"], ["C", "C.utf8", "POSIX"]) == ["de_DE.UTF-8"]
+    text = "# de_DE ISO-8859-1\n# de_DE.UTF-8 UTF-8\n#  en_US.UTF-8 UTF-8\n"
+    enabled = edit_locale_gen(text, ["de_DE.UTF-8", "en_US.UTF-8"], enabled=True)
+    assert enabled == "# de_DE ISO-8859-1\nde_DE.UTF-8 UTF-8\nen_US.UTF-8 UTF-8\n"
+    assert edit_locale_gen(enabled, ["de_DE.UTF-8"], enabled=False).splitlines()[1] == "# de_DE.UTF-8 UTF-8"
