@@ -67,6 +67,8 @@ class ClusterConnectionPool(ConnectionPool):
         self._shard_connections: dict[ConnectionSpec, ShardConnection] = {}
         self._closed = threading.Event()
         self._ids = itertools.count(1)
+        # A worker silent this long is lost: Dask's own limit for a silent connection.
+        self.silence = max(COLLECT_WAIT + 1.0, _dask_seconds("distributed.comm.timeouts.tcp", 30.0))
         self._watcher = threading.Thread(target=self._watch, name="orch-cluster-watch", daemon=True)
         self._watcher.start()
 
@@ -203,7 +205,10 @@ class ClusterConnectionPool(ConnectionPool):
     def _receive(self, shard: Shard) -> None:
         while shard.lost is None and not self._closed.is_set():
             try:
-                outcomes = self.wait(shard, shard.actor.collect(COLLECT_WAIT))
+                # collect answers within COLLECT_WAIT even when idle: silence far beyond that
+                # is a frozen worker (its TCP connections still open), the one case no broken
+                # comm reveals.
+                outcomes = self.wait(shard, shard.actor.collect(COLLECT_WAIT), silence=self.silence)
             except ConnectError:
                 return
             with shard.lock:
@@ -212,7 +217,7 @@ class ClusterConnectionPool(ConnectionPool):
                 if waiter is not None:
                     waiter.set_result(outcome)
 
-    def wait(self, shard: Shard, call: Any) -> Any:
+    def wait(self, shard: Shard, call: Any, silence: float | None = None) -> Any:
         """The result of an actor call (an ActorFuture) or of the actor's creation (a Dask
         Future), checking meanwhile that the shard's worker lives; a broken connection to the
         worker means it is gone. Neither is waited for with Dask's `result(timeout=...)`: its
@@ -228,12 +233,15 @@ class ClusterConnectionPool(ConnectionPool):
                     relay.set_exception(exc)
         else:
             relay = self._relay(call)
+        started = time.monotonic()
         while True:
             if shard.lost is not None:
                 raise ConnectError(shard.lost)
             try:
                 return relay.result(timeout=POLL)
             except FutureTimeout:
+                if silence is not None and time.monotonic() - started > silence:
+                    self.lose(shard, f"it did not answer for {silence:.0f} s")
                 continue
             except Exception as exc:
                 self.lose(shard, f"{type(exc).__name__}: {exc}")
@@ -286,6 +294,16 @@ class ClusterConnectionPool(ConnectionPool):
             for address, shard in self.shards.items():
                 if address not in alive and shard.lost is None:
                     self.lose(shard, "it left the cluster")
+
+
+def _dask_seconds(key: str, default: float) -> float:
+    import dask.config
+    from dask.utils import parse_timedelta
+
+    try:
+        return float(parse_timedelta(dask.config.get(key, default), "s") or default)
+    except (TypeError, ValueError):
+        return default
 
 
 class ShardConnection(Connection):

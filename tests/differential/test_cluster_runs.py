@@ -5,7 +5,8 @@ fresh fleet with `--cluster local:2` (a LocalCluster of 2 worker processes start
 recap, exit code and every host's end state must be the same, converge and no-op. Then a
 scheduler and two workers started here (Dask resources `a` and `b`, hosts placed on them by
 `orch_cluster_worker_group`) lose worker `a` mid-play: its hosts are unreachable with the reason,
-the others finish, exit 4, no hang; `--retry` with a new worker `a` finishes them.
+the others finish, exit 4, no hang; `--retry` with a new worker `a` finishes them. A frozen
+worker (SIGSTOP) is lost the same way once it has been silent for Dask's comm timeout.
 """
 
 from __future__ import annotations
@@ -147,53 +148,87 @@ def dask_processes(tmp_path: Path) -> Iterator[DaskProcesses]:
         processes.close()
 
 
-def test_lost_worker_marks_its_hosts_unreachable_then_retry(
-    fleet: LabSession, dask_processes: DaskProcesses, tmp_path: Path
-) -> None:
+def _hit_worker_a_mid_play(
+    fleet: LabSession, dask_processes: DaskProcesses, tmp_path: Path, sig: int, env: dict[str, str]
+) -> tuple[int, str, float, Path, Path, tuple[str, ...], subprocess.Popen[bytes]]:
+    """Run a play whose second task sleeps, on workers `a` and `b` (hosts placed by
+    orch_cluster_worker_group); send `sig` to worker a while its hosts' commands run.
+    (exit code, output, seconds from the signal to the end, inventory, playbook, --cluster args,
+    worker a)."""
     inventory = yaml.safe_load(fleet.inventory_path.read_text())
     for name, host_vars in inventory["all"]["children"]["lab"]["hosts"].items():
         host_vars["orch_cluster_worker_group"] = "a" if name in GROUP_A else "b"
     inventory_path = tmp_path / "hosts.yml"
     inventory_path.write_text(yaml.safe_dump(inventory))
+    # A new marker name per run: a file removed from an overlay's upper dir while it is mounted
+    # may never show up there again.
+    marker_name = f"cluster-marker-{tmp_path.name}"
     playbook = tmp_path / "slow.yml"
     playbook.write_text(
         "- hosts: all\n  gather_facts: false\n  tasks:\n"
         "    - command: 'true'\n"
-        "    - shell: touch /srv/cluster-marker; sleep 8\n"
+        f"    - shell: touch /srv/{marker_name}; sleep 8\n"
         "    - command: 'true'\n"
     )
     worker_a = dask_processes.worker("a")
     dask_processes.worker("b")
     dask_processes.wait_for_workers(2)
-    marker = fleet.upper_dir(GROUP_A[0]) / "srv" / "cluster-marker"
-    marker.unlink(missing_ok=True)
+    marker = fleet.upper_dir(GROUP_A[0]) / "srv" / marker_name
     args = ("--cluster", dask_processes.address)
     proc = subprocess.Popen(
         [sys.executable, "-m", "orchestrator.cli", "play", str(playbook), "-i", str(inventory_path), *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
-        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "160"},
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "160", **env},
     )  # fmt: skip
     started = time.monotonic()
     while not marker.exists() and proc.poll() is None and time.monotonic() - started < 120:
         time.sleep(0.2)
-    assert marker.exists(), "the sleeping task never started on a host of worker a"
-    os.kill(worker_a.pid, signal.SIGKILL)  # mid-task: its hosts' commands are running
-    killed = time.monotonic()
-    out, _ = proc.communicate(timeout=120)
-    ended_after = time.monotonic() - killed
+    if not marker.exists():
+        proc.kill()
+        pytest.fail(f"the sleeping task never started on a host of worker a\n{proc.communicate()[0]}")
+    os.kill(worker_a.pid, sig)  # mid-task: its hosts' commands are running
+    hit = time.monotonic()
+    out, _ = proc.communicate(timeout=180)
+    return proc.returncode, out, time.monotonic() - hit, inventory_path, playbook, args, worker_a
+
+
+def _assert_group_a_lost(code: int, out: str, reason: str) -> None:
     recap = parse_recap(out)
-    assert proc.returncode == 4, out
-    assert ended_after < 30, f"the run took {ended_after:.0f} s to end after the worker was lost\n{out}"
+    assert code == 4, out
     for host, counters in recap.items():
         if host in GROUP_A:
             assert counters["unreachable"] == 1 and counters["ok"] == 1, f"{host}: {counters}\n{out}"
         else:
             assert counters == {**counters, "ok": 3, "unreachable": 0, "failed": 0}, f"{host}\n{out}"
     assert len(recap) == FLEET_SIZE, out
-    assert "cluster worker tcp://127.0.0.1:" in out and "was lost" in out, out
+    assert "cluster worker tcp://127.0.0.1:" in out and reason in out, out
+
+
+def test_lost_worker_marks_its_hosts_unreachable_then_retry(
+    fleet: LabSession, dask_processes: DaskProcesses, tmp_path: Path
+) -> None:
+    code, out, ended_after, inventory, playbook, args, _ = _hit_worker_a_mid_play(
+        fleet, dask_processes, tmp_path, signal.SIGKILL, {}
+    )
+    _assert_group_a_lost(code, out, "was lost")
+    assert ended_after < 30, f"the run took {ended_after:.0f} s to end after the worker was lost\n{out}"
 
     dask_processes.worker("a")  # a new worker for group a; --retry reruns only its hosts
     dask_processes.wait_for_workers(2)
-    code, out = _play(playbook, inventory_path, *args, "--retry")
+    code, out = _play(playbook, inventory, *args, "--retry")
     assert code == 0, out
     assert sorted(parse_recap(out)) == sorted(GROUP_A), out
+
+
+def test_frozen_worker_is_lost_after_dasks_silence_limit(
+    fleet: LabSession, dask_processes: DaskProcesses, tmp_path: Path
+) -> None:
+    """A frozen worker (SIGSTOP: its connections stay open, the scheduler keeps it for minutes)
+    is lost once it has not answered for distributed.comm.timeouts.tcp (12 s here, Dask's minimum 11 s)."""
+    silence = {"DASK_DISTRIBUTED__COMM__TIMEOUTS__TCP": "12s"}
+    code, out, ended_after, _, _, _, worker_a = _hit_worker_a_mid_play(
+        fleet, dask_processes, tmp_path, signal.SIGSTOP, silence
+    )
+    os.kill(worker_a.pid, signal.SIGKILL)  # a stopped process ends only this way at once
+    _assert_group_a_lost(code, out, "did not answer for 12 s")
+    assert ended_after < 45, f"the run took {ended_after:.0f} s to end after the worker froze\n{out}"
