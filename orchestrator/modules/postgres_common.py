@@ -103,7 +103,7 @@ def _failure(stderr: str, rc: int) -> ModuleFailed:
 
 def query_rows(ctx: ModuleContext, args: Mapping[str, Any], sql: str, db: str | None) -> list[Any]:
     """Run read-only `sql` whose statements each return JSON values; the parsed values in order."""
-    result = ctx.run(psql_script(args, sql, db))
+    result = ctx.query(psql_script(args, sql, db))
     if result.rc != 0:
         raise _failure(result.err, result.rc)
     rows = []

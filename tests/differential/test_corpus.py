@@ -53,8 +53,6 @@ NOT_YET: dict[str, str] = {
     # namespace), the role then connects to 5432, so with any other PostgreSQL running on the
     # machine, or the other fleet's, ansible-playbook itself fails the case (seen this session).
     "geerlingguy-postgresql": "not yet verified identical: its clusters get ports other than 5432 on a shared machine",
-    # mount, pam_limits, selinux, dnf and argument_specs are there; not yet seen identical
-    "devsec-os-hardening": "not yet verified identical with orch's new modules (mount, pam_limits, selinux, dnf)",
 }
 
 

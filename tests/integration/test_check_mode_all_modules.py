@@ -89,6 +89,7 @@ ARGS: dict[str, Any] = {
     "postgresql_privs": {"login_db": "cmdb", "privs": "ALL", "type": "database", "roles": "cmuser"},
     "postgresql_user": {"name": "cmuser", "password": "cm-secret-1"},
     "selinux": {"policy": "targeted", "state": "permissive"},
+    "locale_gen": {"name": ["de_DE.UTF-8"]},
 }
 
 

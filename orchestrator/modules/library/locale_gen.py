@@ -64,7 +64,7 @@ class LocaleGen(Module):
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
         names, state = args["name"], args["state"]
         supported, generated, gen = _MARKS
-        probe = ctx.run(
+        probe = ctx.query(
             f"[ -f {ETC_LOCALE_GEN} ] || orch_fail '/var/lib/locales/supported.d and {ETC_LOCALE_GEN} are missing."
             ' Is the package "locales" installed?\'\n'
             f"printf '%s\\n' {supported}; cat /usr/share/i18n/SUPPORTED 2>/dev/null\n"

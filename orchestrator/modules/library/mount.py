@@ -47,7 +47,13 @@ def set_mount(text: str, wanted: Mapping[str, str]) -> tuple[str, bool]:
         if len(fields) not in (4, 5, 6):
             out.append(line)
             continue
-        current = {"dump": "0", "passno": "0", **dict(zip(FIELDS, fields, strict=False))}
+        # A missing dump/passno never equals the wanted string: ansible.posix compares its int 0
+        # with "0", so such a line is always rewritten in full (and the task reports a change).
+        current: dict[str, str | None] = {
+            "dump": None,
+            "passno": None,
+            **dict(zip(FIELDS, fields, strict=False)),
+        }
         swap_elsewhere = (
             current["name"] == "none" and current["fstype"] == "swap" and current["src"] != wanted["src"]
         )

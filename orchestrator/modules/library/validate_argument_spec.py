@@ -78,9 +78,9 @@ def _to_bool(value: Any) -> bool:
         return value
     if isinstance(value, (str, int, float)):
         text = str(value).strip().lower()
-        if text in BOOL_TRUE or text == "1.0":
+        if text in BOOL_TRUE or (isinstance(value, float) and value == 1.0):
             return True
-        if text in BOOL_FALSE - {""} or text == "0.0":
+        if text in BOOL_FALSE - {""} or (isinstance(value, float) and value == 0.0):
             return False
         raise TypeError(
             f"The value '{value}' is not a valid boolean. Valid booleans include: "
@@ -167,7 +167,7 @@ def validate_spec(spec: Mapping[str, Any], params: Mapping[str, Any]) -> list[st
     errors = _validate(spec, params, (), unsupported)
     if unsupported:
         # One message for every level, with the names the last one supports (as ansible-core).
-        names = ", ".join(sorted(name for name, _ in unsupported))
+        names = ", ".join(sorted({name for name, _ in unsupported}))
         errors.append(f"{names}. Supported parameters include: {', '.join(max(unsupported)[1])}.")
     return errors
 
