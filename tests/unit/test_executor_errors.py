@@ -40,3 +40,22 @@ def test_template_errors_are_located_and_ignorable(tmp_path: Path) -> None:
     assert "has no attribute 'nope'; template: '{{ inventory_hostname.nope }}'" in out
     assert "'still_missing' is undefined" in out
     assert "ok=3 " in out and "failed=1 " in out and "ignored=3" in out
+
+
+def test_delegate_to_a_host_outside_the_limit(tmp_path: Path) -> None:
+    """backup.yml's copy to a backup_store host runs with -l web1: the store is in the inventory
+    but not in the play's batch, and has no state of its own yet (was a KeyError crash)."""
+    (tmp_path / "hosts").write_text(
+        "[web]\nweb1 ansible_connection=local\n[store]\nstore1 ansible_connection=local\n"
+    )
+    playbook = tmp_path / "p.yml"
+    playbook.write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - command: echo {{ inventory_hostname }}\n"
+        "      delegate_to: store1\n      register: out\n"
+        "    - assert: {that: \"out.stdout == 'web1'\"}\n"
+    )
+    proc = run_orch("play", str(playbook), "-i", str(tmp_path / "hosts"), "-l", "web1", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "web1 -> store1" in proc.stdout
+    assert "ok=2 " in proc.stdout
