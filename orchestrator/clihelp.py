@@ -34,9 +34,9 @@ class Parser(argparse.ArgumentParser):
             return _did_you_mean(choice.group(1), options)
         return ""
 
-    def parse_known_args(
+    def parse_known_args(  # type: ignore[override]
         self, args: Any = None, namespace: Any = None
-    ) -> tuple[argparse.Namespace, list[str]]:  # type: ignore[override]
+    ) -> tuple[argparse.Namespace, list[str]]:
         parsed, extras = super().parse_known_args(args, namespace)
         # argparse (3.11) leaves an optional positional unfilled when it follows options
         # (`orch explain VAR --host h1 site.yml`): take it from the leftovers.

@@ -205,7 +205,7 @@ def scrub_event(event: Any) -> Any:
     names, and a host called `token-api` must keep its recap line.
     """
     result = getattr(event, "result", None)
-    if result is not None and dataclasses.is_dataclass(event):
+    if result is not None and dataclasses.is_dataclass(event) and not isinstance(event, type):
         try:
             clean = dataclasses.replace(scrub(result, keys=False), data=scrub(result.data, keys=True))
         except Exception:  # e.g. a lazy mapping that fails when read: show nothing unchecked

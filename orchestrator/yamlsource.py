@@ -158,6 +158,7 @@ def _make_loader(
             if anchor is not None and anchor in anchors:
                 raise _NeedsNodes  # a duplicate anchor: the composer's error
             tag = event.tag
+            value: Any
             if kind is yaml.ScalarEvent:
                 if tag is None or tag == "!":
                     tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import OptionsError, OrchError
 
@@ -47,7 +47,7 @@ def open_pool(address: str, *, group_of: Callable[[str], str | None], threads: i
             dashboard_address=None,
             silence_logs=logging.CRITICAL,
         )
-        target = cluster
+        target: Any = cluster  # a LocalCluster or a scheduler address: Client takes either
     else:
         target = address
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import pickle
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -50,8 +51,11 @@ class ShardExecutor:
             elif isinstance(library, str):
                 kwargs = {**kwargs, "library": self._libraries[library]}
             future = loop.run_in_executor(self._threads, self._call, spec, method, args, kwargs)
-            future.add_done_callback(lambda f, rid=rid: self._finished(rid, f.result()))
+            future.add_done_callback(functools.partial(self._on_done, rid))
         return len(requests)
+
+    def _on_done(self, rid: int, future: asyncio.Future[Any]) -> None:
+        self._finished(rid, future.result())
 
     def _finished(self, rid: int, outcome: tuple[str, Any, dict[str, int]]) -> None:
         self._done.append((rid, outcome))

@@ -7,6 +7,7 @@ once per host, each host in its own worker, so fast hosts never wait for slow on
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -151,9 +152,7 @@ class PlayRunner:
         sections.append((self.play.post_tasks, self.frame))
         for index, (items, frame) in enumerate(sections):
             if self.play.strategy == "free":
-                self._each_host(
-                    batch, lambda h, items=items, frame=frame: self.walk(items, [h], frame, batch)
-                )
+                self._each_host(batch, functools.partial(self._walk_one_host, items, frame, batch))
             else:
                 self.walk(items, batch, frame, batch)
             if index > 0 or not self._gather_facts():
@@ -162,6 +161,9 @@ class PlayRunner:
     def _gather_facts(self) -> bool:
         value = self.play.gather_facts
         return True if value is None else to_bool(value)
+
+    def _walk_one_host(self, items: list[Any], frame: Frame, batch: list[str], host: str) -> None:
+        self.walk(items, [host], frame, batch)
 
     def _each_host(self, hosts: list[str], work: Callable[[str], None]) -> None:
         futures = [self.pool.submit(work, h) for h in hosts]
@@ -380,7 +382,7 @@ class PlayRunner:
         """include_tasks / include_role: decide per host (when, loop), then run each distinct
         inclusion (same file/role and parameters) with the hosts that asked for it, in order."""
         kind = short_action(task.action)
-        groups: dict[str, tuple[Any, dict[str, Any], list[str], str]] = {}
+        groups: dict[str, tuple[Any, dict[str, Any], list[str], str | None]] = {}
         for host in hosts:
             try:
                 planned = self.runner.plan_include(host, task, frame, kind)

@@ -214,7 +214,9 @@ class PlaybookRunner:
                     if inv.hosts[name].vars.get(key, MISSING_VAR) != value:
                         inv.set_host_var(name, key, value)
                         changed = True
-                targets = [(name, str(g), []) for g in info.get("groups") or []]
+                targets: list[tuple[str, str, list[str]]] = [
+                    (name, str(g), []) for g in info.get("groups") or []
+                ]
             else:
                 targets = [(host, str(data["add_group"]), list(data.get("parent_groups") or []))]
             for member, group, parents in targets:
@@ -260,7 +262,7 @@ class PlaybookRunner:
         and register only exist during a run, so they are not shown."""
         from orchestrator.vars import layer_stack
 
-        frame, where = Frame(), {}
+        frame, where = Frame(), dict[int, str]()
         hosts = [host]
         play = None
         for candidate in self.playbook.plays:
@@ -270,7 +272,7 @@ class PlaybookRunner:
                 play, hosts = candidate, selected
                 frame, where = self.play_scope(candidate)
                 break
-        magic = self._play_magic(play, hosts) if play is not None else {"omit": OMIT}
+        magic: dict[str, Any] = self._play_magic(play, hosts) if play is not None else {"omit": OMIT}
         magic.update(
             inventory_hostname=host,
             inventory_hostname_short=host.split(".")[0],

@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 from orchestrator.errors import OrchError
 from orchestrator.lab.fleet import DEFAULT_INVENTORY, MAX_HOSTS, LabFleet, LabHost
@@ -41,7 +42,7 @@ environment:
   ORCH_LAB_NET   first three parts of the hosts' addresses (default 127.0.2)"""
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add `lab` and its subcommands; each sets func(args) -> exit code."""
     lab = subparsers.add_parser(
         "lab",

@@ -499,17 +499,17 @@ class LabFleet:
                 waiting.extend((i, child, None) for child in inits)
             self._pid_file(i).unlink(missing_ok=True)
         deadline = time.monotonic() + STOP_TIMEOUT
-        for i, pid, start in waiting:
+        for i, waited_pid, waited_start in waiting:
             # The namespace's init exits only after every process of the host has: once it is
             # gone (or a zombie), the host's mounts are gone too.
-            while is_alive(pid, start):
+            while is_alive(waited_pid, waited_start):
                 proc = self._procs.get(i)
-                if proc is not None and proc.pid == pid:
+                if proc is not None and proc.pid == waited_pid:
                     proc.poll()
                 else:
-                    reap(pid)
+                    reap(waited_pid)
                 if time.monotonic() > deadline:
-                    raise LabError(f"lab host h{i}: process {pid} did not exit after SIGKILL")
+                    raise LabError(f"lab host h{i}: process {waited_pid} did not exit after SIGKILL")
                 time.sleep(0.005)
         for i in {w[0] for w in waiting}:
             proc = self._procs.pop(i, None)

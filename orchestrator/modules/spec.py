@@ -8,7 +8,7 @@ names and aliases work unchanged. All errors are collected, not just the first.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +47,8 @@ class ArgSpec:
         return out
 
 
-def did_you_mean(word: str, candidates: list[str] | set[str] | Mapping[str, Any]) -> str:
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """" (did you mean 'x'?)" for the closest candidate (a mapping's keys), else ""."""
     match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean '{match[0]}'?)" if match else ""
 

@@ -270,7 +270,7 @@ class LiveReporter(BaseReporter):
             self.footer.snapshot = None
             return
         task = tracker.task
-        names = []
+        names: list[str] = []
         for name in tracker.pending:
             if len(names) >= _FOOTER_NAMES:
                 break

@@ -31,7 +31,7 @@ from collections import ChainMap
 from collections.abc import Callable, Iterable, Iterator, Mapping, MappingView
 from contextvars import ContextVar
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import jinja2
 from jinja2 import nodes, pass_context
@@ -161,7 +161,7 @@ def _finalize_value(value: Any) -> Any:
                 items[i] = new
         return value if items is None else items
     if isinstance(value, (tuple, set, frozenset, Iterator, MappingView)) and not isinstance(value, str):
-        return [_finalize_value(v) for v in value]
+        return [_finalize_value(v) for v in cast("Iterable[Any]", value)]  # MappingView iterates
     return value
 
 
@@ -241,8 +241,8 @@ class _Template(jinja2.Template):
         if shared and locals and vars is not None:
             local_vars = {k: v for k, v in locals.items() if v is not missing}
             parent = ChainMap(local_vars, vars) if local_vars else vars
-            return self.environment.context_class(
-                self.environment, parent, self.name, self.blocks, globals=self.globals
+            return self.environment.context_class(  # Jinja reads `parent` only as a Mapping
+                self.environment, parent, self.name, self.blocks, globals=self.globals  # type: ignore[arg-type]
             )
         return super().new_context(vars, shared, locals)
 
@@ -311,7 +311,7 @@ def _common_setup(env: jinja2.Environment) -> None:
     env.tests.update(_tests.TESTS)
     for name in list(env.tests):
         if name not in _tests.ACCEPTS_UNDEFINED:
-            env.tests[name] = _strict(env.tests[name])
+            env.tests[name] = _strict(cast("Callable[..., Any]", env.tests[name]))  # Jinja types them loosely
 
 
 _ENV_OPTIONS: dict[str, Any] = {

@@ -542,13 +542,13 @@ def merge_hash(
             if list_merge == "replace":
                 result[key] = y_value
             elif list_merge == "append":
-                result[key] = x_value + y_value
+                result[key] = [*x_value, *y_value]
             elif list_merge == "prepend":
-                result[key] = y_value + x_value
+                result[key] = [*y_value, *x_value]
             elif list_merge == "append_rp":
-                result[key] = [z for z in x_value if z not in y_value] + y_value
+                result[key] = [z for z in x_value if z not in y_value] + [*y_value]
             elif list_merge == "prepend_rp":
-                result[key] = y_value + [z for z in x_value if z not in y_value]
+                result[key] = [*y_value] + [z for z in x_value if z not in y_value]
             # "keep": x's list stays
         else:
             result[key] = y_value

@@ -260,6 +260,7 @@ class Keeper:
         # A fresh read of known_hosts for every login: the file may have changed since the last.
         conn = SSHConnection(spec, known_hosts=self._known_hosts(_known_hosts_path(spec)))
         conn._ensure_login()  # raises ConnectError with the same message a direct run gives
+        assert conn._client is not None  # _ensure_login() returned
         transport = conn._client.get_transport()
         server_key = transport.get_remote_server_key()
         return _Kept(

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from typing import Any
 
 from orchestrator.errors import VaultError
 from orchestrator.vault import (
@@ -93,7 +94,7 @@ def configure(args: argparse.Namespace) -> Keyring:
     return keyring
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     from orchestrator import clihelp
 
     vault = subparsers.add_parser(

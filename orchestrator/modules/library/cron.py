@@ -154,6 +154,7 @@ def plan(tab: CronTab, args: Mapping[str, Any]) -> tuple[bool, bool]:
             changed = True
     elif install:
         times = (args["minute"], args["hour"], args["day"], args["month"], args["weekday"])
+        assert job is not None  # validate() refuses state=present without a job
         line = tab.job_line(times, job, args.get("special_time"), args["disabled"])
         old = tab.find_job(name, line)
         if not old:

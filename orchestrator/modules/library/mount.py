@@ -28,7 +28,7 @@ def escape(value: str) -> str:
     return value.replace("\\", "\\134").replace(" ", "\\040").replace("&", "\\046")
 
 
-def _line(fields: Mapping[str, str]) -> str:
+def _line(fields: Mapping[str, str | None]) -> str:
     return "{src} {name} {fstype} {opts} {dump} {passno}\n".format(**fields)
 
 
