@@ -58,10 +58,12 @@ from orchestrator.transport.liveness import AliveSettings
 
 PROTOCOL_VERSION = 1
 SOCKET_NAME = f"keeper-v{PROTOCOL_VERSION}.sock"
+LOCK_NAME = "keeper.lock"  # held by the serving keeper until it has exited
 FRAME = struct.Struct(">cI")
 EXIT = struct.Struct(">i")
 REAP_EVERY = 1.0  # seconds between looks for expired connections
 IDLE_EXIT = 5.0  # the keeper exits once it has held nothing and served no one for this long
+LOCK_WAIT = 5.0  # a keeper started while a stopping one still closes its connections waits this long
 
 
 class KeeperError(OrchError):
@@ -340,6 +342,10 @@ class Keeper:
                     client, _ = server.accept()
                 except TimeoutError:
                     client = None
+                except OSError:
+                    if self._stop.is_set():
+                        break  # `stop` shut the listener down
+                    raise
                 if client is not None:
                     with self._lock:
                         self._active += 1
@@ -360,6 +366,16 @@ class Keeper:
                 kept = list(self._kept.items())
             for key, value in kept:
                 self._drop(key, value)
+
+    def _stop_listening(self) -> None:
+        """From `stop` on, no run reaches this keeper: the next one starts a new keeper, instead of
+        connecting to this one while it closes its connections and exits under it."""
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            (self.directory / SOCKET_NAME).unlink()
+        if self._server is not None:
+            with contextlib.suppress(OSError):
+                self._server.shutdown(socket.SHUT_RDWR)  # wakes the accept() in serve()
 
     def _serve_client(self, client: socket.socket) -> None:
         try:
@@ -390,8 +406,8 @@ class Keeper:
             reply(ok=True, pid=os.getpid(), connections=self.status())
             return
         if op == "stop":
-            self._stop.set()
-            reply(ok=True)
+            self._stop_listening()
+            reply(ok=True, pid=os.getpid())
             return
         if op not in ("login", "exec", "sftp"):
             reply(ok=False, error=f"unknown keeper request {op!r}")
@@ -487,11 +503,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", required=True, help="the per-user directory of the socket")
     args = parser.parse_args(argv)
     directory = private_dir(Path(args.dir))
-    lock = os.open(directory / "keeper.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return 0  # another keeper serves this directory
+    lock = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            # Another keeper serves this directory, or (after `orch keeper stop`) is exiting.
+            if time.monotonic() >= deadline:
+                return 0
+            time.sleep(0.05)
     from orchestrator.transport.liveness import silence_paramiko
 
     silence_paramiko()

@@ -9,6 +9,7 @@ connections) only when the keeper had to log in for it.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import select
@@ -25,6 +26,7 @@ from orchestrator.errors import ConnectError
 from orchestrator.transport.base import ConnectionSpec
 from orchestrator.transport.keeper import (
     EXIT,
+    LOCK_NAME,
     PROTOCOL_VERSION,
     SOCKET_NAME,
     KeeperError,
@@ -38,6 +40,7 @@ from orchestrator.transport.keeper import (
 from orchestrator.transport.ssh import SSHConnection
 
 START_WAIT = 10.0  # seconds a run waits for a keeper it started to listen
+STOP_WAIT = 15.0  # seconds `orch keeper stop` waits for the keeper to close its connections and exit
 
 
 class RelayCarrier:
@@ -99,6 +102,10 @@ class RelayCarrier:
         self.sock.close()
 
 
+class _KeeperWentAway(Exception):
+    """The keeper closed our request unanswered: it was stopping."""
+
+
 class KeptConnection(SSHConnection):
     """One host, reached through the keeper's connection for this login (kept `persist` s)."""
 
@@ -110,6 +117,18 @@ class KeptConnection(SSHConnection):
 
     def _request(self, op: str, **fields: Any) -> tuple[socket.socket, dict[str, Any]]:
         """Ask the keeper for `op` on this host's connection; the socket then carries the channel."""
+        try:
+            return self._request_once(op, **fields)
+        except _KeeperWentAway:
+            if op != "login":
+                raise ConnectError(f"{self.spec.host}: the connection keeper stopped during the run") from None
+        # A login is safe to ask again: the keeper we reached was stopping (`orch keeper stop`).
+        try:
+            return self._request_once(op, **fields)
+        except _KeeperWentAway as exc:
+            raise ConnectError(f"{self.spec.host}: the connection keeper did not answer: {exc}") from None
+
+    def _request_once(self, op: str, **fields: Any) -> tuple[socket.socket, dict[str, Any]]:
         try:
             sock = connect_keeper(self.directory)
         except (KeeperError, OSError) as exc:
@@ -127,7 +146,10 @@ class KeptConnection(SSHConnection):
             sock.sendall(json.dumps(request).encode() + b"\n")
             answer = json.loads(read_line(sock))
             sock.settimeout(None)
-        except (OSError, EOFError, ValueError) as exc:
+        except (ConnectionResetError, BrokenPipeError, EOFError) as exc:
+            sock.close()
+            raise _KeeperWentAway(str(exc)) from None
+        except (OSError, ValueError) as exc:
             sock.close()
             raise ConnectError(f"{self.spec.host}: the connection keeper did not answer: {exc}") from None
         if not answer.get("ok"):
@@ -224,8 +246,25 @@ def keeper_request(op: str, directory: Path | None = None) -> dict[str, Any] | N
         sock.connect(str(path))
         sock.sendall(json.dumps({"version": PROTOCOL_VERSION, "op": op}).encode() + b"\n")
         answer: dict[str, Any] = json.loads(read_line(sock))
-        return answer
     except (FileNotFoundError, ConnectionRefusedError):
         return None
     finally:
         sock.close()
+    if op == "stop":
+        _wait_for_exit(private_dir(directory or keeper_dir()), STOP_WAIT)
+    return answer
+
+
+def _wait_for_exit(directory: Path, timeout: float) -> None:
+    """Until the keeper has closed its connections and exited: it holds LOCK_NAME until then."""
+    fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                time.sleep(0.05)
+    finally:
+        os.close(fd)  # releases the shared lock, if taken

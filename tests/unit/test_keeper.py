@@ -1,4 +1,5 @@
-"""The connection keeper's pieces that need no host: its directory rules and its framing."""
+"""The connection keeper's pieces that need no host: its directory rules, its framing, and its
+start/stop life cycle (a real keeper process holding no connection)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from orchestrator.transport.base import ConnectionSpec
 from orchestrator.transport.keeper import (
+    SOCKET_NAME,
     KeeperError,
     private_dir,
     send_frame,
@@ -17,7 +19,7 @@ from orchestrator.transport.keeper import (
     spec_to_json,
     split_frames,
 )
-from orchestrator.transport.kept import RelayCarrier
+from orchestrator.transport.kept import RelayCarrier, connect_keeper, keeper_request
 from orchestrator.transport.liveness import AliveSettings
 from orchestrator.transport.ssh import SSHOptions
 
@@ -72,3 +74,31 @@ def test_relay_carrier_reads_split_frames_and_exit_status() -> None:
     assert list(split_frames(buffer)) == [(b"I", b"in")] and not buffer
     carrier.close()
     theirs.close()
+
+
+def test_stop_returns_once_the_keeper_is_gone_and_a_new_one_can_start(tmp_path: Path) -> None:
+    directory = tmp_path / "keeper"
+    connect_keeper(directory).close()  # starts one
+    status = keeper_request("status", directory)
+    assert status is not None and status["ok"]
+    first = int(status["pid"])
+
+    stopped = keeper_request("stop", directory)
+    # `stop` has returned: nothing listens on the old socket and the process has exited, so the
+    # next run cannot connect to a keeper that is closing under it (it was reset: a CI failure).
+    assert stopped is not None and stopped["ok"]
+    assert not (directory / SOCKET_NAME).exists()
+    assert _exited(first)
+
+    connect_keeper(directory).close()  # starts a new one at once
+    again = keeper_request("status", directory)
+    assert again is not None and int(again["pid"]) != first
+    keeper_request("stop", directory)
+
+
+def _exited(pid: int) -> bool:
+    """Gone, or a zombie (this test started it, so it stays one until reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
