@@ -21,7 +21,7 @@ from typing import Any
 from orchestrator.cluster.placement import Placement
 from orchestrator.cluster.shard import Request, ShardExecutor
 from orchestrator.errors import ConnectError
-from orchestrator.executor.connections import ConnectionPool
+from orchestrator.executor.connections import ConnectionPool, clean_up_in_parallel
 from orchestrator.transport.base import Connection, ConnectionSpec
 
 POLL = 0.5  # seconds between checks, while waiting for a worker, that it is still there
@@ -117,20 +117,8 @@ class ClusterConnectionPool(ConnectionPool):
     def clean_up_all(self, timeout: float) -> list[str]:
         with self._lock:
             connections = list(self._shard_connections.values())
-        done: list[str] = list(self._local.clean_up_all(timeout))
-
-        def one(conn: ShardConnection) -> None:
-            with contextlib.suppress(Exception):
-                if conn.clean_up(timeout):
-                    done.append(conn.spec.host)
-
-        threads = [threading.Thread(target=one, args=(c,), daemon=True) for c in connections]
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + timeout + 0.5
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        return sorted(done)
+        local = self._local.clean_up_all(timeout)
+        return sorted(local + clean_up_in_parallel(connections, timeout, grace=0.5))
 
     def close_all(self) -> None:
         self._local.close_all()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,20 +176,7 @@ class ConnectionPool:
         run's temp files, all hosts at once, within `timeout`. Returns the hosts that confirmed."""
         with self._lock:
             connections = list(self._connections.values())
-        done: list[str] = []
-
-        def one(conn: Connection) -> None:
-            with contextlib.suppress(Exception):
-                if conn.clean_up(timeout):
-                    done.append(conn.spec.host)
-
-        threads = [threading.Thread(target=one, args=(c,), daemon=True) for c in connections]
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + timeout + 0.2
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        return sorted(done)
+        return clean_up_in_parallel(connections, timeout)
 
     def close_all(self) -> None:
         with self._lock:
@@ -198,3 +185,22 @@ class ConnectionPool:
         for conn in connections:
             with contextlib.suppress(Exception):
                 conn.close()
+
+
+def clean_up_in_parallel(connections: Iterable[Any], timeout: float, grace: float = 0.2) -> list[str]:
+    """conn.clean_up(timeout) on every connection at once (a thread each, so one slow host does
+    not hold up the rest); the sorted hosts that confirmed within timeout + grace."""
+    done: list[str] = []
+
+    def one(conn: Any) -> None:
+        with contextlib.suppress(Exception):
+            if conn.clean_up(timeout):
+                done.append(conn.spec.host)
+
+    threads = [threading.Thread(target=one, args=(c,), daemon=True) for c in connections]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout + grace
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return sorted(done)

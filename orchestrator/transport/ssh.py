@@ -43,6 +43,15 @@ paramiko.util.constant_time_bytes_eq = hmac.compare_digest
 silence_paramiko()
 
 
+# sh: up to ~0.75 s until no other child of this session's sshd ($PPID) is left (Linux /proc; where
+# there is no /proc the loop ends at once).
+_WAIT_FOR_SIBLINGS = (
+    "n=0; while [ $n -lt 15 ]; do busy=; for s in /proc/[0-9]*/stat; do "
+    "read -r p c st pp rest < \"$s\" 2>/dev/null || continue; "
+    "[ \"$pp\" = \"$PPID\" ] && [ \"$p\" != $$ ] && busy=1 && break; done; "
+    "[ -z \"$busy\" ] && break; sleep 0.05; n=$((n+1)); done"
+)
+
 class ChannelCarrier:
     """A paramiko session channel running a shell, as a Carrier for ShellSession."""
 
@@ -104,6 +113,8 @@ class SSHConnection(Connection):
         self._client: paramiko.SSHClient | None = None
         self._jump_clients: list[paramiko.SSHClient] = []
         self._sftp: paramiko.SFTPClient | None = None
+        # An upload registers its temp file and SFTP channel, or sees the abort: never between.
+        self._upload_start = threading.Lock()
         self._watch: KeepaliveWatch | None = None
         self._killed_groups: set[int] = set()
         self.login_user: str = spec.user or ""
@@ -299,9 +310,10 @@ class SSHConnection(Connection):
 
     def put(self, data: bytes, remote_path: str, mode: int = 0o600) -> None:
         with self._lock:
-            self.check_not_aborted()
-            sftp = self._sftp_client()
-            self.temp_files.add(remote_path)
+            with self._upload_start:
+                self.check_not_aborted()
+                sftp = self._sftp_client()
+                self.temp_files.add(remote_path)
             try:
                 # Create with the final mode so the content is never readable by others, even briefly.
                 with sftp.open(remote_path, "wb") as handle:
@@ -345,7 +357,13 @@ class SSHConnection(Connection):
                 self._killed_groups.add(shell.pid)
             with contextlib.suppress(Exception):
                 shell.carrier.close()
-        sftp, self._sftp = self._sftp, None
+        # Bounded: the signal handler calls this; an upload opening its channel takes a moment.
+        started = self._upload_start.acquire(timeout=0.5)
+        try:
+            sftp, self._sftp = self._sftp, None
+        finally:
+            if started:
+                self._upload_start.release()
         if sftp is not None:
             with contextlib.suppress(Exception):
                 sftp.close()
@@ -358,6 +376,10 @@ class SSHConnection(Connection):
             return False
         words = [f"kill -TERM -- -{pid} 2>/dev/null" for pid in sorted(self._killed_groups)]
         if self.temp_files:
+            # An upload's open may still sit unread in the closed SFTP channel's pipe: the
+            # sftp-server (a sibling of this command, a child of our sshd) would create the file
+            # after the rm. Wait (bounded) for our other sessions' processes to end first.
+            words.append(_WAIT_FOR_SIBLINGS)
             words.append("rm -f -- " + " ".join(quote(p) for p in sorted(self.temp_files)))
         if not words:
             return True
