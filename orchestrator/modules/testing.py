@@ -128,7 +128,12 @@ class ModuleHarness:
         return (self.root / rel).read_text(encoding="utf-8")
 
     def run(
-        self, module_name: str | type[Module], args: Mapping[str, Any], *, check: bool = False, diff: bool = False
+        self,
+        module_name: str | type[Module],
+        args: Mapping[str, Any],
+        *,
+        check: bool = False,
+        diff: bool = False,
     ) -> ModuleRun:
         """Call a module (a registered name, or a Module class not registered yet) as the executor
         does: validate args, run, turn failures into a failed result. Anything else raised is a
@@ -144,7 +149,9 @@ class ModuleHarness:
             if errors:
                 return ModuleRun({"failed": True, "changed": False, "msg": f"{name}: " + "; ".join(errors)})
         if check and not module.supports_check:
-            return ModuleRun({"changed": False, "skipped": True, "msg": "remote module does not support check mode"})
+            return ModuleRun(
+                {"changed": False, "skipped": True, "msg": "remote module does not support check mode"}
+            )
         if check and module.check_result is not None:
             return ModuleRun(dict(module.check_result))
         ctx = ModuleContext(
@@ -169,7 +176,9 @@ class ModuleHarness:
             data["warnings"] = ctx.warnings
         return ModuleRun(data, ctx.diffs, self.conn.commands[start:])
 
-    def cycle(self, name: str | type[Module], args: Mapping[str, Any], *, expect_diff: bool = True) -> ModuleRun:
+    def cycle(
+        self, name: str | type[Module], args: Mapping[str, Any], *, expect_diff: bool = True
+    ) -> ModuleRun:
         """Assert the module contract for a call that makes a change, and return the real run:
         check mode (with diff) reports changed and touches nothing; the run changes the tree;
         the same call again is ok and changes nothing, in check mode too."""

@@ -9,8 +9,8 @@ A case file holds:
     "vars":        variables/facts the module sees (template)
     "check"/"diff": run once in check / diff mode instead of the full cycle
     "once":        run once, not the cycle (command without creates changes every time)
-    "expect":      {"changed", "failed", "msg" (a substring), "result" (a subset of the result),
-                    "diff" (diff mode showed one)}
+    "expect":      {"changed", "failed", "msg" (a substring), "result" (a subset of the result,
+                    dicts compared key by key), "diff" (diff mode showed one)}
     "files_after": the whole tree afterwards; absent: the tree must be exactly "files"
                    (a failed call leaves nothing half-written)
 
@@ -109,6 +109,16 @@ def _assert_tree(actual: Tree, files: dict[str, Any]) -> None:
             assert got_mode == mode, f"{rel}: mode {got_mode:o} != {mode:o}"
 
 
+def _assert_subset(actual: Any, expected: Any, where: str) -> None:
+    """Every key the case names has its value; dicts are compared key by key, recursively."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        for key, value in expected.items():
+            assert key in actual, f"{where}[{key!r}] is missing"
+            _assert_subset(actual[key], value, f"{where}[{key!r}]")
+    else:
+        assert actual == expected, f"{where} = {actual!r}, expected {expected!r}"
+
+
 @pytest.fixture(scope="module")
 def local_shell():
     """One harness (one local /bin/sh) for every case; each case points it at its own root."""
@@ -137,8 +147,7 @@ def test_module_fixture(case_file: Path, tmp_path: Path, local_shell: ModuleHarn
     assert run.failed == expect.get("failed", False), run.result
     assert run.changed == expect.get("changed", False), run.result
     assert expect.get("msg", "") in run.msg, run.result
-    for key, value in expect.get("result", {}).items():
-        assert run.result.get(key) == value, f"result[{key!r}] = {run.result.get(key)!r}, expected {value!r}"
+    _assert_subset(run.result, expect.get("result", {}), "result")
     _assert_tree(snapshot(root), case.get("files_after", case.get("files", {})))
 
 
