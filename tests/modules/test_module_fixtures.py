@@ -34,6 +34,8 @@ import pytest
 from orchestrator.modules.testing import ModuleHarness, Tree, snapshot
 
 FIXTURES = Path(__file__).parent / "fixtures"
+CASE_KEYS = {"description", "args", "files", "vars", "check", "diff", "once", "expect", "files_after"}
+EXPECT_KEYS = {"changed", "failed", "msg", "result", "diff"}
 CASES = sorted(FIXTURES.glob("*/*.json"))
 
 
@@ -130,6 +132,9 @@ def local_shell():
 def test_module_fixture(case_file: Path, tmp_path: Path, local_shell: ModuleHarness) -> None:
     module = case_file.parent.name
     case = json.loads(case_file.read_text(encoding="utf-8"))
+    # a misspelt key would silently check nothing
+    assert set(case) <= CASE_KEYS, f"unknown keys in {case_file.name}: {set(case) - CASE_KEYS}"
+    assert set(case["expect"]) <= EXPECT_KEYS, f"unknown expect keys: {set(case['expect']) - EXPECT_KEYS}"
     root = tmp_path / "root"
     root.mkdir()
     case = _subst(case, str(root))
