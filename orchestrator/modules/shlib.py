@@ -68,7 +68,8 @@ orch_want_mode() {
   # Symbolic: apply it to a scratch file of the same type and current mode, read the result.
   __d=$(mktemp -d) || return 1
   if [ -d "$1" ]; then mkdir "$__d/x"; else : > "$__d/x"; fi
-  chmod "${3:-644}" "$__d/x" && chmod -- "$2" "$__d/x" && stat -c '%a' "$__d/x"; __r=$?
+  # chmod's own complaint about a bad mode is noise: the caller fails with a clear message.
+  chmod "${3:-644}" "$__d/x" && chmod -- "$2" "$__d/x" 2>/dev/null && stat -c '%a' "$__d/x"; __r=$?
   rm -rf "$__d"; return $__r
 }
 # Sets attr_change=1 when owner/group/mode of $1 differ from want_owner/want_group/want_mode.

@@ -85,3 +85,11 @@ def test_bad_input_is_a_failed_result_naming_the_key(harness: ModuleHarness) -> 
 def test_unknown_module_is_a_test_error(harness: ModuleHarness) -> None:
     with pytest.raises(KeyError, match="no_such_module"):
         harness.run("no_such_module", {})
+
+
+def test_a_bad_symbolic_mode_is_one_clear_message(harness: ModuleHarness) -> None:
+    # Found with the harness: chmod's own stderr ("chmod: invalid mode: 'rwxr'", in the host's
+    # locale) used to come first in the message.
+    (harness.root / "f").write_text("x\n")
+    run = harness.run("file", {"path": harness.path("f"), "mode": "rwxr"})
+    assert run.failed and run.msg == "mode must be in octal or symbolic form: rwxr"
