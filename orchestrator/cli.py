@@ -665,11 +665,15 @@ def cmd_inventory(args: argparse.Namespace) -> int:
 
     from orchestrator import redact
     from orchestrator.inventory import inventory_graph, inventory_host_vars, inventory_list_json
+    from orchestrator.yamlsource import gc_paused
 
     inventory = _load_inventory(args)
     if args.list:
-        # scrub: secret-named values and known secrets show as ******** (vault values as a marker)
-        print(json.dumps(redact.scrub(inventory_list_json(inventory)), indent=4, sort_keys=True, default=str))
+        # scrub: secret-named values and known secrets show as ******** (vault values as a marker).
+        # No cyclic GC while the (acyclic) output is built: 100,000 hosts make that costly.
+        with gc_paused():
+            listing = redact.scrub(inventory_list_json(inventory))
+            print(json.dumps(listing, indent=4, sort_keys=True, default=str))
     elif args.graph:
         print(inventory_graph(inventory))
     else:

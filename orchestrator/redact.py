@@ -143,6 +143,10 @@ def scrub(value: Any, keys: bool = True) -> Any:
     return _scrub(value, keys, pattern)
 
 
+# Values `_scrub` returns unchanged when no secret is known (str and int subclasses included).
+_SCALARS = (str, int, float)
+
+
 def _scrub(value: Any, keys: bool, pattern: re.Pattern[str] | None) -> Any:
     kind = type(value)
     if kind is str:
@@ -161,7 +165,12 @@ def _scrub(value: Any, keys: bool, pattern: re.Pattern[str] | None) -> Any:
         out: dict[Any, Any] = {}
         changed = False
         for key, item in value.items():
-            new = _masked_value(item) if keys and looks_secret(key) else _scrub(item, keys, pattern)
+            if keys and isinstance(key, str) and _looks_secret(key):
+                new = _masked_value(item)
+            elif pattern is None and (item is None or isinstance(item, _SCALARS)):
+                new = item  # no secret known: nothing to mask in a scalar (and no call per value)
+            else:
+                new = _scrub(item, keys, pattern)
             changed = changed or new is not item
             out[key] = new
         return out if changed else value

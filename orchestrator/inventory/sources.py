@@ -18,7 +18,7 @@ from orchestrator.inventory.ranges import split_port
 from orchestrator.inventory.script import is_inventory_script, load_script
 from orchestrator.inventory.varsfiles import VARS_EXTENSIONS, read_source_text
 from orchestrator.inventory.yamlfile import parse_yaml_inventory
-from orchestrator.yamlsource import load_yaml_text, location_of
+from orchestrator.yamlsource import gc_paused, load_yaml_text, location_of
 
 # Skipped in a directory source, as Ansible's defaults (INVENTORY_IGNORE_EXTS and friends).
 _IGNORED_NAMES = ("group_vars", "host_vars", "vars_plugins")
@@ -30,13 +30,14 @@ _IGNORED_SUFFIXES = (
 def load_inventory(sources: Sequence[str]) -> Inventory:
     """Load and merge inventory sources in order; [] gives an empty inventory (implicit localhost only)."""
     inv = Inventory()
-    for source in sources:
-        _load_source(inv, source)
-    clashes = sorted(set(inv.hosts) & set(inv.groups))
-    inv.warnings.extend(f"{name!r} is both a host and a group" for name in clashes)
-    inv.current_source = (None, None)
-    inv.reconcile()
-    inv.load_vars_files()
+    with gc_paused():  # hosts, groups and their variables: all live until the end
+        for source in sources:
+            _load_source(inv, source)
+        clashes = sorted(set(inv.hosts) & set(inv.groups))
+        inv.warnings.extend(f"{name!r} is both a host and a group" for name in clashes)
+        inv.current_source = (None, None)
+        inv.reconcile()
+        inv.load_vars_files()
     return inv
 
 
