@@ -661,10 +661,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_inventory(args: argparse.Namespace) -> int:
-    import json
-
     from orchestrator import redact
     from orchestrator.inventory import inventory_graph, inventory_host_vars, inventory_list_json
+    from orchestrator.jsontext import dumps_indented  # json.dumps(indent=4, sort_keys=True, default=str)
     from orchestrator.yamlsource import gc_paused
 
     inventory = _load_inventory(args)
@@ -673,7 +672,7 @@ def cmd_inventory(args: argparse.Namespace) -> int:
         # No cyclic GC while the (acyclic) output is built: 100,000 hosts make that costly.
         with gc_paused():
             listing = redact.scrub(inventory_list_json(inventory))
-            print(json.dumps(listing, indent=4, sort_keys=True, default=str))
+            print(dumps_indented(listing))
     elif args.graph:
         print(inventory_graph(inventory))
     else:
@@ -682,7 +681,7 @@ def cmd_inventory(args: argparse.Namespace) -> int:
 
             raise OrchError(f"no host named {args.host!r} in the inventory")
         host_vars = redact.scrub(inventory_host_vars(inventory, args.host))
-        print(json.dumps(host_vars, indent=4, sort_keys=True, default=str))
+        print(dumps_indented(host_vars))
     return 0
 
 
