@@ -20,6 +20,7 @@ Built for big files (a 100,000-host inventory is 7-17 MB of YAML):
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -74,6 +75,8 @@ FILE_DECRYPTOR: Callable[[str, str], str] | None = None
 # libyaml's parser with PyYAML's safe constructors, or the pure-Python loader without libyaml.
 _FAST_BASE: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"
+_INT_TAG = "tag:yaml.org,2002:int"
+_PLAIN_DECIMAL = re.compile(r"[1-9][0-9]*|0")  # int(text) is what YAML 1.1 makes of these
 _MAP_TAG = yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG
 _SEQ_TAG = yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG
 # Scalar tags whose meaning is structural (they act on the mapping around them): node path only.
@@ -147,6 +150,24 @@ def _make_loader(
         anchors: dict[str, Any] = {}
         get_event = loader.get_event
         constructors = loader.yaml_constructors
+        # The resolver's work for a plain scalar without its call per scalar: the implicit
+        # resolvers for its first character, then the wildcard ones (Resolver.resolve's order).
+        # Path resolvers (none in the safe loader) would make it ask the loader each time.
+        implicit_resolvers = loader.yaml_implicit_resolvers
+        wildcard_resolvers = implicit_resolvers.get(None, [])
+        path_resolvers = bool(loader.yaml_path_resolvers)
+        # SafeConstructor's int of a plain decimal (no sign, _, base prefix, octal 0 or ':').
+        plain_ints = constructors.get(_INT_TAG) is yaml.constructor.SafeConstructor.construct_yaml_int
+
+        def scalar_tag(event: yaml.ScalarEvent) -> str:
+            if path_resolvers:
+                return str(loader.resolve(yaml.ScalarNode, event.value, event.implicit))
+            if event.implicit[0]:
+                text = event.value
+                for tag, regexp in implicit_resolvers.get(text[:1], []) + wildcard_resolvers:
+                    if regexp.match(text):
+                        return str(tag)
+            return _STR_TAG
 
         def value_of(event: yaml.Event) -> Any:
             kind = type(event)
@@ -161,10 +182,13 @@ def _make_loader(
             value: Any
             if kind is yaml.ScalarEvent:
                 if tag is None or tag == "!":
-                    tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+                    tag = scalar_tag(event)
                 if tag == _STR_TAG:  # most scalars: what construct_str makes, without a node
                     value = LocatedStr(event.value)
-                    value.location = mark(event)
+                    start = event.start_mark
+                    value.location = SourceLocation(path, start.line + 1, start.column + 1)
+                elif tag == _INT_TAG and plain_ints and _PLAIN_DECIMAL.fullmatch(event.value):
+                    value = int(event.value)
                 elif tag in constructors and tag not in _STRUCTURAL_TAGS:
                     node = yaml.ScalarNode(
                         tag, event.value, event.start_mark, event.end_mark, style=event.style
@@ -174,7 +198,9 @@ def _make_loader(
                     raise _NeedsNodes
             elif kind is yaml.MappingStartEvent:
                 if tag is None or tag == "!":
-                    tag = loader.resolve(yaml.MappingNode, None, event.implicit)
+                    tag = (
+                        loader.resolve(yaml.MappingNode, None, event.implicit) if path_resolvers else _MAP_TAG
+                    )
                 if tag != _MAP_TAG:
                     raise _NeedsNodes
                 value = LocatedDict()
@@ -189,7 +215,11 @@ def _make_loader(
                     value[key] = item
             elif kind is yaml.SequenceStartEvent:
                 if tag is None or tag == "!":
-                    tag = loader.resolve(yaml.SequenceNode, None, event.implicit)
+                    tag = (
+                        loader.resolve(yaml.SequenceNode, None, event.implicit)
+                        if path_resolvers
+                        else _SEQ_TAG
+                    )
                 if tag != _SEQ_TAG:
                     raise _NeedsNodes
                 value = LocatedList()

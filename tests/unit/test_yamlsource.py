@@ -28,6 +28,7 @@ from orchestrator.yamlsource import (
 
 CASES = {
     "plain": "a: 1\nb: [x, 'y', \"z\"]\nc: {d: null, e: ~, f: 1.5, g: 0x1F, h: 2026-01-02}\n",
+    "yaml 1.1 integers": "a: [0, 7, 42, 007, 0755, 0b101, 0x1F, 1_000, +5, -3, '12', 1:30, 09, 10.0]\n",
     "yaml 1.1 booleans": "a: yes\nb: No\nc: on\nd: true\ne: [y, n, off]\n",
     "block scalars": "a: |\n  one\n  two\nb: >-\n  folded\n  text\n",
     "explicit tags": "a: !!str 123\nb: !!int '7'\nc: !!float 1\nd: !!binary aGVsbG8=\ne: !!null ''\n",
