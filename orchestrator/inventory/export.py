@@ -10,7 +10,10 @@ from orchestrator.inventory.model import INTERNAL_VARS, Inventory
 
 def inventory_host_vars(inv: Inventory, host: str) -> dict[str, Any]:
     """`--host NAME`: the merged variables, without the internal inventory_file/inventory_dir."""
-    return {key: value for key, value in inv.host_vars(host).items() if key not in INTERNAL_VARS}
+    host_vars = inv.host_vars(host)  # a new dict each call: ours to trim, no second copy
+    for key in INTERNAL_VARS:
+        host_vars.pop(key, None)
+    return host_vars
 
 
 def inventory_list_json(inv: Inventory) -> dict[str, Any]:

@@ -152,12 +152,12 @@ class Inventory:
         if not isinstance(name, str) or not name:
             raise InventoryError(f"host names must be non-empty strings, got {name!r}", location)
         host = self.hosts.get(name)
+        changed = host is None
         if host is None:
             name = str(name)  # a plain string: its location is the host's
-            host = self.hosts[name] = Host(name, location=location)
             inventory_file, inventory_dir = self.current_source
-            _set_var(host.inventory_vars, host.var_locations, "inventory_file", inventory_file, None)
-            _set_var(host.inventory_vars, host.var_locations, "inventory_dir", inventory_dir, None)
+            own_vars = {"inventory_file": inventory_file, "inventory_dir": inventory_dir}  # no locations
+            host = self.hosts[name] = Host(name, location=location, inventory_vars=own_vars)
             if port is not None:
                 _set_var(host.inventory_vars, host.var_locations, "ansible_port", port, location)
             if name in LOCALHOST_NAMES:
@@ -175,7 +175,9 @@ class Inventory:
             if group not in host.groups:
                 host.groups.append(group)
                 target.hosts.append(name)
-        self._changed()
+                changed = True
+        if changed:  # else the caches still hold
+            self._changed()
         return host
 
     def add_child(self, parent: str, child: str, location: SourceLocation | None = None) -> None:

@@ -42,6 +42,8 @@ def is_address(host: str) -> bool:
 
 def split_port(pattern: str) -> tuple[str, int | None]:
     """`h1:22` -> ("h1", 22); `[fe80::1]:22` -> ("fe80::1", 22); anything else is left alone."""
+    if ":" not in pattern:  # both port forms need one; most names (100,000 in a big inventory)
+        return pattern, None
     host, port = pattern, None
     for regex in (_BRACKETED_PORT, _HOST_PORT):
         m = regex.fullmatch(host)
