@@ -180,9 +180,16 @@ class Unarchive(Module):
 
     @staticmethod
     def _remote_query(src: str, opts: str) -> str:
+        missing = quote(f"Source '{src}' does not exist")
+        diff = f'LC_ALL=C tar -d -C "$d" {opts} -f {quote(src)}'
         return (
-            f'[ -f {quote(src)} ] || orch_fail "Source \'{src}\' does not exist"\n'
+            f"[ -f {quote(src)} ] || orch_fail {missing}\n"
             f'case "$(head -c 4 {quote(src)} | od -An -tx1 | tr -d " ")" in 504b0304) return 10 ;; esac\n'
-            f'tar -d -C "$d" {opts} -f {quote(src)} >/dev/null 2>&1 || return 10\n'
+            f"__diff=$({diff} 2>&1) && return 0\n"
+            '[ "$(id -u)" = 0 ] && return 10\n'
+            # Ansible's rule: only root can give the files the archive's owners, so for anyone
+            # else a differing uid/gid is not a change to make (it would never converge).
+            "__diff=$(printf '%s\\n' \"$__diff\" | grep -v -e ': Uid differs$' -e ': Gid differs$')\n"
+            '[ -z "$__diff" ] || return 10\n'
             "return 0"
         )
