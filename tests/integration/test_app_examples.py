@@ -163,6 +163,9 @@ def test_catalogizer(apps_fleet: tuple[LabSession, Path]) -> None:
     assert v2.returncode == 0, explain(v2)
     assert loop.ok > 50 and loop.failed == 0, (loop.ok, loop.failed, loop.errors)
     assert_catalogizer_healthy(lab, "2.0.0")
+    # health.yml follows the colour: 2.0.0 runs on the other one than 1.0.0 did
+    health = play(inventory, "health.yml")
+    assert health.returncode == 0, explain(health)
 
     broken = play(inventory, "deploy.yml", "-e", "app_version=broken")
     assert broken.returncode == 2, explain(broken)
