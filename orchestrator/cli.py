@@ -773,6 +773,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.set_active(None if args.command == "lab" else config.load())
         if hasattr(args, "forks"):  # play and run
             _apply_config(args)
+        if args.command != "lab":
+            from orchestrator import vault
+
+            vault.install()  # `!vault` values and vaulted files in every YAML this run reads
         if hasattr(args, "vault_ids") and not hasattr(args, "vault_command"):
             from orchestrator.vault.cli import configure as configure_vault
 

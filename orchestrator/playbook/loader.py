@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from orchestrator import vault
 from orchestrator.errors import PlaybookError, SourceLocation
 from orchestrator.modules.base import get_module
 from orchestrator.modules.spec import did_you_mean, is_templated
@@ -85,6 +86,7 @@ def _raise_if_errors(s: Session) -> None:
 
 def load_playbook(path: str, *, extra_vars: Mapping[str, Any] | None = None) -> Playbook:
     """Parse and validate a playbook and everything it imports. Raises PlaybookErrors."""
+    vault.install()
     s = Session(extra_vars)
     plays = _load_playbook_file(s, path, parents=())
     _raise_if_errors(s)
@@ -96,6 +98,7 @@ def load_adhoc_task(module: str, args: str, *, basedir: str) -> Task:
 
     ARGS is `k=v` text (free form for command-like modules) or a JSON/YAML mapping.
     """
+    vault.install()
     s = Session()
     where_ = SourceLocation("<command line>")
     text = args.strip()

@@ -1,7 +1,10 @@
 """ansible-vault compatible secrets: whole encrypted files and inline `!vault |` values.
 
-Importing this package wires vault support into the loaders (the `!vault` YAML tag, vaulted
-vars files, vaulted playbook/role YAML); `set_keyring` gives it the run's passwords. When
+`install()` wires vault support into the loaders (the `!vault` YAML tag, vaulted vars files,
+vaulted playbook/role YAML); the entry points call it (cli.main, load_playbook, load_adhoc_task;
+the inventory takes its decryptor by injection, set_vault_decryptor); importing this package
+changes nothing. `set_keyring` gives it
+the run's passwords. When
 secrets are given, inline values are decrypted as they are loaded and a wrong password stops
 the run before any host is contacted (check_loaded_values), naming file:line. Without any
 secret they stay encrypted until a task uses them, so a play that never touches one runs.
@@ -172,13 +175,11 @@ def check_loaded_values() -> None:
 
 
 def install() -> None:
-    """Hook vault support into the YAML and vars-file loaders (done on import)."""
+    """Hook vault support into the YAML and vars-file loaders. Idempotent: the entry points that
+    load YAML call it, so a loader used as a library reads vaulted files too."""
     yamlsource.TAG_CONSTRUCTORS["!vault"] = _vault_tag
     yamlsource.FILE_DECRYPTOR = _yaml_file_text
     varsfiles.set_vault_decryptor(_inventory_file_text)
-
-
-install()
 
 
 def describe(value: Any) -> str:

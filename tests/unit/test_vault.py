@@ -254,3 +254,43 @@ def test_file_and_unvault_lookups_decrypt(tmp_path: Path) -> None:
     assert templar.render("{{ lookup('file', 'key.pem') }}", {}) == "PEM-body-123"
     assert templar.render("{{ lookup('unvault', 'key.pem') }}", {}) == "PEM-body-123"
     assert redact.mask("PEM-body-123") == redact.MASK
+
+
+def test_importing_the_vault_package_changes_no_loader() -> None:
+    """Vault support is wired by the entry points (install()), never by an import (issue 17)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "from orchestrator import yamlsource\n"
+        "from orchestrator.inventory import varsfiles\n"
+        "before = (dict(yamlsource.TAG_CONSTRUCTORS), yamlsource.FILE_DECRYPTOR, varsfiles._vault_decryptor)\n"
+        "import orchestrator.vault, orchestrator.vault.cli, orchestrator.modules.library.copy\n"
+        "after = (dict(yamlsource.TAG_CONSTRUCTORS), yamlsource.FILE_DECRYPTOR, varsfiles._vault_decryptor)\n"
+        "assert before == after == ({}, None, None), after\n"
+        "orchestrator.vault.install()\n"
+        "assert set(yamlsource.TAG_CONSTRUCTORS) == {'!vault'}\n"
+        "assert yamlsource.FILE_DECRYPTOR is not None and varsfiles._vault_decryptor is not None\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout == "ok\n", done.stderr
+
+
+def test_load_playbook_wires_vault_support_itself(tmp_path: Path) -> None:
+    """An inline `!vault` value loads through load_playbook used as a library, with no import or
+    call of the vault package first (a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    envelope = encrypt_bytes(b"s3cret", b"pw")
+    block = "".join(f"      {line}\n" for line in envelope.splitlines())
+    playbook = tmp_path / "site.yml"
+    playbook.write_text(f"- hosts: all\n  vars:\n    token: !vault |\n{block}  tasks: []\n")
+    probe = (
+        "from orchestrator.playbook.loader import load_playbook\n"
+        f"play = load_playbook({str(playbook)!r}).plays[0]\n"
+        "print(type(play.options.vars['token']).__name__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "VaultValue\n", done.stderr

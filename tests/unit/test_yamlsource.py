@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-import orchestrator.vault  # noqa: F401  (registers the !vault tag)
+import orchestrator.vault
 from orchestrator.errors import OrchError
 from orchestrator.yamlsource import (
     LocatedDict,
@@ -25,6 +25,8 @@ from orchestrator.yamlsource import (
     load_yaml_text,
     location_of,
 )
+
+orchestrator.vault.install()  # some cases load a `!vault` value
 
 CASES = {
     "plain": "a: 1\nb: [x, 'y', \"z\"]\nc: {d: null, e: ~, f: 1.5, g: 0x1F, h: 2026-01-02}\n",
