@@ -17,6 +17,7 @@ Every way a module reaches the host is one of these, and only the engine reads c
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import tempfile
@@ -26,7 +27,7 @@ from typing import Any
 
 from orchestrator.errors import ModuleFailed
 from orchestrator.modules.shlib import LIBRARY
-from orchestrator.modules.wire import parse_fields
+from orchestrator.modules.wire import WireOutput, new_token, parse, token_preamble
 from orchestrator.results import Diff
 from orchestrator.transport.base import BecomeSpec, CommandResult, Connection
 from orchestrator.transport.shell import quote
@@ -35,20 +36,48 @@ CHANGE_NEEDED = 10  # the query's "needs change" return code
 
 
 
+@dataclass(frozen=True)
+class Reply(CommandResult):
+    """A module script's result, and its output read as the wire format (modules/wire.py)."""
+
+    token: str = ""
+
+    @functools.cached_property
+    def wire(self) -> WireOutput:
+        return parse(self.stdout, self.token)
+
+    def fields(self) -> dict[str, str]:
+        """The key=value lines the script printed before its first section."""
+        return self.wire.fields
+
+
+APPLY_SECTION = "orch.apply"  # converge's section between the query's output and apply's
+
+
 @dataclass
 class Converged:
     """The outcome of a query/apply pair."""
 
     changed: bool  # the query asked for the change
-    query_out: str
-    apply_out: str
+    query: WireOutput  # what the query printed
+    apply: WireOutput  # what the apply step printed (empty when it did not run)
     stderr: str
     rc: int
     applied: bool = False  # the apply step ran (False in check mode)
 
+    @property
+    def query_out(self) -> str:
+        """The query's output before its first section (its fields, or a command's output)."""
+        return self.query.head_text
+
+    @property
+    def apply_out(self) -> str:
+        """The apply step's output before its first section."""
+        return self.apply.head_text
+
     def fields(self) -> dict[str, str]:
         """key=value lines the query printed (orch_kv / orch_stat), first occurrence wins."""
-        return parse_fields(self.query_out)
+        return self.query.fields
 
 
 @dataclass
@@ -66,17 +95,17 @@ class ModuleContext:
     diffs: list[Diff] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    def query(self, script: str, *, stdin: bytes | None = None) -> CommandResult:
+    def query(self, script: str, *, stdin: bytes | None = None) -> Reply:
         """Run a READ-ONLY `script` on the host (it runs in check mode too); LIBRARY is defined."""
         return self._run(script, stdin)
 
-    def run(self, script: str, *, stdin: bytes | None = None) -> CommandResult:
+    def run(self, script: str, *, stdin: bytes | None = None) -> Reply:
         """Deprecated spelling of query(), kept while branches written before issue 17 land: use
         query() to read and converge()/change() to write. A write through it would run in check
         mode too, which tests/integration/test_check_mode_all_modules.py catches."""
         return self._run(script, stdin)
 
-    def change(self, script: str, *, stdin: bytes | None = None) -> CommandResult | None:
+    def change(self, script: str, *, stdin: bytes | None = None) -> Reply | None:
         """Run a script that changes the host; None (not run) when writes are not allowed."""
         return None if self.check_mode else self._run(script, stdin)
 
@@ -118,10 +147,17 @@ class ModuleContext:
         if not met and not self.check_mode:
             raise ModuleFailed(msg)
 
-    def _run(self, script: str, stdin: bytes | None) -> CommandResult:
-        return self.conn.run(
-            script, stdin=stdin, become=self.become, env=self.env or None, timeout=self.timeout, library=LIBRARY
+    def _run(self, script: str, stdin: bytes | None) -> Reply:
+        token = new_token()
+        result = self.conn.run(
+            token_preamble(token) + script,
+            stdin=stdin,
+            become=self.become,
+            env=self.env or None,
+            timeout=self.timeout,
+            library=LIBRARY,
         )
+        return Reply(result.rc, result.stdout, result.stderr, token)
 
     def converge(
         self, query: str, apply: str, *, stdin: bytes | None = None, apply_is_result: bool = False
@@ -133,7 +169,6 @@ class ModuleContext:
         `apply_is_result` (command, shell, script) apply runs as written and its exit status
         is returned in rc, not judged.
         """
-        sep = "__ORCH_APPLY_" + secrets.token_hex(6)
         if apply_is_result:
             run_apply = "  ( __orch_apply ); exit $?\n"
         else:
@@ -144,24 +179,25 @@ class ModuleContext:
             "__orch_query; __q=$?\n"
             f'if [ "$__q" = {CHANGE_NEEDED} ]; then\n'
             f"  {'exit ' + str(CHANGE_NEEDED) if self.check_mode else ':'}\n"
-            f"  printf '\\n%s\\n' {sep}\n"
+            f"  orch_section {APPLY_SECTION}\n"
             f"{run_apply}"
             "fi\n"
             'exit "$__q"\n'
         )
         result = self._run(script, stdin)
-        out = result.out
-        query_out, applied, apply_out = out.partition(f"\n{sep}\n")
+        query_part, apply_part = result.wire.split(APPLY_SECTION)
+        applied = apply_part is not None
+        apply_part = apply_part or WireOutput(b"")
         if apply_is_result and applied:
-            return Converged(True, query_out, apply_out, result.err, result.rc, applied=True)
+            return Converged(True, query_part, apply_part, result.err, result.rc, applied=True)
         if result.rc not in (0, CHANGE_NEEDED):
             raise ModuleFailed(
-                (result.err.strip() or apply_out.strip() or f"command failed with rc {result.rc}"),
+                (result.err.strip() or apply_part.head_text.strip() or f"command failed with rc {result.rc}"),
                 rc=result.rc,
-                stdout=out,
+                stdout=result.out,
                 stderr=result.err,
             )
-        return Converged(result.rc == CHANGE_NEEDED, query_out, apply_out, result.err, result.rc, bool(applied))
+        return Converged(result.rc == CHANGE_NEEDED, query_part, apply_part, result.err, result.rc, applied)
 
     def find_file(self, name: str, subdir: str = "files") -> str:
         """Resolve a relative `src` as Ansible does: role/playbook `files/` (or `templates/`) first."""

@@ -1,18 +1,18 @@
 """Shared pieces of the Docker modules (docker_compose_v2, docker_image, docker_container).
 
 They drive the `docker` CLI on the host (no Python, no Docker SDK there): a script runs the CLI,
-prints its machine-readable output between markers, and the controller parses it.
+prints its machine-readable output in sections (orch_section), and the controller parses it.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from orchestrator.modules.base import ModuleFailed
 from orchestrator.modules.spec import Param
+from orchestrator.modules.wire import WireOutput
 from orchestrator.transport.shell import quote
 
 DOCKER_PARAMS = {
@@ -37,28 +37,13 @@ def docker_prelude(args: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-class Sections:
-    """Named output sections: the script prints `marker NAME` before each one."""
-
-    def __init__(self) -> None:
-        self.marker = "__ORCH_DOCKER_" + secrets.token_hex(5)
-
-    def start(self, name: str) -> str:
-        """Shell line that opens section `name` on stdout."""
-        return f"printf '\\n%s %s\\n' {self.marker} {quote(name)}"
-
-    def parse(self, out: str) -> dict[str, str]:
-        sections: dict[str, str] = {}
-        name = ""
-        chunks: list[str] = []
-        for line in out.split("\n"):
-            if line.startswith(self.marker + " "):
-                sections[name] = "\n".join(chunks).strip("\n")
-                name, chunks = line[len(self.marker) + 1 :], []
-            else:
-                chunks.append(line)
-        sections[name] = "\n".join(chunks).strip("\n")
-        return sections
+def sections_of(output: WireOutput) -> dict[str, str]:
+    """A docker script's output by section (orch_section NAME before each), "" for what came
+    first; each trimmed of surrounding newlines (JSON, one document per line)."""
+    parts = {"": output.head_text.strip("\n")}
+    for name, data in output.sections:
+        parts[name] = data.decode("utf-8", "replace").strip("\n")
+    return parts
 
 
 def json_lines(text: str) -> list[Any]:

@@ -1,7 +1,7 @@
 """Facts from plain shell commands, parsed on the controller (no Python on the target).
 
-`facts_script(subsets)` prints sections `@@name` followed by raw command output, all in one round
-trip; `parse_facts` turns that into Ansible's fact names. Each parser is pure, so it is tested on
+`facts_script(subsets)` prints one wire-format section (modules/wire.py) of raw command output per
+name, all in one round trip; `parse_facts` turns that into Ansible's fact names. Each parser is pure, so it is tested on
 captured output, with no host.
 
 Differences from Ansible, on purpose:
@@ -16,6 +16,8 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from orchestrator.modules.wire import WireOutput, parse_fields
 
 # Which sections each gather_subset needs. "min" is always gathered unless "!min" is given.
 SUBSETS: dict[str, tuple[str, ...]] = {
@@ -74,7 +76,7 @@ _SECTION_COMMANDS: dict[str, str] = {
     "meminfo": "cat /proc/meminfo 2>/dev/null",
     "nproc": "nproc --all 2>/dev/null || grep -c ^processor /proc/cpuinfo",
     "cpu": "grep -E '^(vendor_id|model name|physical id|cpu cores|siblings)' /proc/cpuinfo 2>/dev/null | sort -u",
-    "mounts": "df -P -k 2>/dev/null; printf '%s\\n' @inodes; df -P -i 2>/dev/null",
+    "mounts": "df -P -k 2>/dev/null; orch_section mounts_inodes; df -P -i 2>/dev/null",
     "procmounts": "cat /proc/mounts 2>/dev/null",
     "uptime": "cat /proc/uptime 2>/dev/null",
     "loadavg": "cat /proc/loadavg 2>/dev/null",
@@ -144,29 +146,13 @@ def select_sections(gather_subset: Iterable[str]) -> tuple[list[str], list[str]]
 
 def facts_script(sections: Iterable[str] = ALL_SECTIONS) -> str:
     """One script that prints every chosen section; the whole fact set is one round trip."""
-    lines = ["LC_ALL=C; export LC_ALL", "s() { printf '\\n@@%s\\n' \"$1\"; }"]
+    lines = ["LC_ALL=C; export LC_ALL"]
     for name in sections:
-        lines.append(f"s {name}; {{ {_SECTION_COMMANDS[name]}\n}} 2>/dev/null")
+        lines.append(f"orch_section {name}; {{ {_SECTION_COMMANDS[name]}\n}} 2>/dev/null")
     return "\n".join(lines) + "\n"
 
 
 FACTS_SCRIPT = facts_script()
-
-
-def split_sections(text: str) -> dict[str, str]:
-    sections: dict[str, str] = {}
-    current = None
-    lines: list[str] = []
-    for line in text.splitlines():
-        if line.startswith("@@") and re.fullmatch(r"@@\w+", line):
-            if current:
-                sections[current] = "\n".join(lines).strip("\n")
-            current, lines = line[2:], []
-        elif current:
-            lines.append(line)
-    if current:
-        sections[current] = "\n".join(lines).strip("\n")
-    return sections
 
 
 def _keyvalues(text: str) -> dict[str, str]:
@@ -398,11 +384,10 @@ def parse_links(text: str) -> dict[str, dict[str, Any]]:
     return links
 
 
-def parse_mounts(text: str, proc_mounts: str = "") -> list[dict[str, Any]]:
-    """`df -P -k` (+ `@inodes` and `df -P -i`) and /proc/mounts -> Ansible's mounts list."""
-    sizes, _, inodes_text = text.partition("@inodes")
+def parse_mounts(sizes: str, proc_mounts: str = "", inodes_text: str = "") -> list[dict[str, Any]]:
+    """`df -P -k`, /proc/mounts (and `df -P -i`) -> Ansible's mounts list."""
     inodes: dict[str, tuple[int, int, int]] = {}
-    for line in inodes_text.splitlines()[2:]:
+    for line in inodes_text.strip("\n").splitlines()[1:]:  # after the header line
         parts = line.split()
         if len(parts) >= 6 and parts[1].isdigit() and parts[2].isdigit() and parts[3].isdigit():
             inodes[" ".join(parts[5:])] = (int(parts[1]), int(parts[2]), int(parts[3]))
@@ -641,7 +626,7 @@ _PKG_MGRS = {
 
 def parse_security(text: str) -> dict[str, Any]:
     """selinux/apparmor/fips/is_chroot and the real and effective ids, as Ansible names them."""
-    kv = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    kv = parse_fields(text)
     selinux: dict[str, Any] = {"status": "disabled"}
     if kv.get("selinux") in ("0", "1"):
         selinux = {
@@ -675,9 +660,9 @@ def parse_loadavg(text: str) -> dict[str, Any]:
         return {}
 
 
-def parse_facts(output: str, subsets: Iterable[str] = ("all",)) -> dict[str, Any]:
+def parse_facts(output: WireOutput, subsets: Iterable[str] = ("all",)) -> dict[str, Any]:
     """Every fact Ansible's setup gives that the gathered sections allow, by Ansible's names."""
-    sec = split_sections(output)
+    sec = {name: data.decode("utf-8", "replace").strip("\n") for name, data in output.sections}
     facts: dict[str, Any] = {"gather_subset": list(subsets), "module_setup": True}
     simple: dict[str, Callable[[str], dict[str, Any]]] = {
         "os_release": parse_os_release,
@@ -715,7 +700,7 @@ def parse_facts(output: str, subsets: Iterable[str] = ("all",)) -> dict[str, Any
     if "env" in sec:
         facts["env"] = parse_env(sec["env"])
     if "mounts" in sec:
-        facts["mounts"] = parse_mounts(sec["mounts"], sec.get("procmounts", ""))
+        facts["mounts"] = parse_mounts(sec["mounts"], sec.get("procmounts", ""), sec.get("mounts_inodes", ""))
     if "uptime" in sec and sec["uptime"].split():
         facts["uptime_seconds"] = int(float(sec["uptime"].split()[0]))
     if "addrs" in sec or "route" in sec:

@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.modules.base import ModuleFailed
 from orchestrator.modules.spec import Param
-from orchestrator.modules.wire import parse_fields
+from orchestrator.modules.wire import unhex
 from orchestrator.transport.shell import printf_literal, quote
 
 if TYPE_CHECKING:
     from orchestrator.modules.context import Converged, ModuleContext
 
 DIFF_LIMIT = 64 * 1024  # bigger files are not shown in diffs (Ansible's default is similar)
-BEFORE_MARK = "__ORCH_BEFORE__"
+BEFORE_SECTION = "before"  # the old content a query prints for diff mode
 # Content up to this size travels inside the one script; bigger files go by SFTP, and only
 # after a query showed the checksum differs.
 INLINE_LIMIT = 256 * 1024
@@ -71,16 +71,6 @@ def sha1(data: bytes) -> str:
 
 def md5(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
-
-
-def unhex(value: str) -> str:
-    """Decode an orch_kvx value."""
-    if value.startswith("="):  # sent as is (only plain path characters)
-        return value[1:]
-    try:
-        return bytes.fromhex(value).decode("utf-8", "surrogateescape")
-    except ValueError:
-        return value
 
 
 def octal_mode(mode: str) -> str:
@@ -153,17 +143,11 @@ def write_content_script(
     return "\n".join(lines)
 
 
-def split_before(query_out: str) -> tuple[str, str | None]:
-    """Split the query's fields from the old content it printed for diff mode (if any)."""
-    head, sep, before = query_out.partition(f"\n{BEFORE_MARK}\n")
-    return head, (before if sep else None)
-
-
 def show_before_script(path_var: str = '"$d"') -> str:
-    """Query fragment: print the old content after BEFORE_MARK, for text files small enough."""
+    """Query fragment: print the old content as section BEFORE_SECTION, for text files small enough."""
     return (
         f'if [ "$st_state" = file ] && [ "${{st_size:-0}}" -le {DIFF_LIMIT} ]; then '
-        f"printf '\\n%s\\n' {BEFORE_MARK}; cat -- {path_var}; fi"
+        f"orch_section {BEFORE_SECTION}; cat -- {path_var}; fi"
     )
 
 
@@ -266,7 +250,7 @@ return 0"""
     if not inline:
         # Big files: ask first (no transfer), upload only when the content differs.
         probe = quiet_converge(ctx, query, ":")
-        if probe.changed and parse_fields(probe.query_out).get("before_checksum") != checksum:
+        if probe.changed and probe.fields().get("before_checksum") != checksum:
             uploaded = upload(ctx, data)
     if not inline and uploaded is None:
         write = ":"  # the probe found the content in place; only attributes can differ
@@ -283,9 +267,10 @@ return 0"""
 else orch_apply_attrs "$d"; fi
 orch_statvars "$d"; orch_report_stat after_"""
     converged = quiet_converge(ctx, query, apply)
-    head, before = split_before(converged.query_out)
-    fields = parse_fields(head)
-    after_fields = parse_fields(converged.apply_out)
+    fields = converged.fields()
+    old_content = converged.query.section(BEFORE_SECTION)
+    before = None if old_content is None else old_content.decode("utf-8", "replace")
+    after_fields = converged.apply.fields
     real = dest
     if fields.get("dest_dir") == "1":
         real = dest + src_name if dest.endswith("/") else f"{dest}/{src_name}"
@@ -319,7 +304,6 @@ class RemoteFile:
 
 def read_file(ctx: ModuleContext, path: str, args: Mapping[str, Any]) -> RemoteFile:
     """One round trip: stat `path` (links followed), check wanted attributes, read its bytes."""
-    mark = "__ORCH_CONTENT_" + secrets.token_hex(6)
     script = f"""p={quote(path)}
 {attr_assignments(args)}
 orch_statvars "$p" || exit 1
@@ -327,17 +311,16 @@ if [ "$st_state" = link ]; then p=$(readlink -f -- "$p"); orch_statvars "$p" || 
 orch_report_stat
 if [ "$st_state" = file ]; then
   orch_check_attrs "$p"; orch_kv attr_change "$attr_change"
-  printf '%s\\n' {mark}; cat -- "$p" || exit 1
+  orch_section content; cat -- "$p" || exit 1
 fi
 """
     result = ctx.query(script)
     if result.rc != 0:
         raise ModuleFailed(result.err.strip() or f"could not read {path}", rc=result.rc)
-    head, sep, content = result.stdout.partition(f"{mark}\n".encode())
-    fields = parse_fields(head.decode("utf-8", "replace"))
+    fields = result.fields()
     return RemoteFile(
         state=fields.get("state", "absent"),
-        content=content if sep else None,
+        content=result.wire.section("content"),
         attr_change=fields.get("attr_change") == "1",
         fields=fields,
     )

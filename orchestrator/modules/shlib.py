@@ -12,6 +12,9 @@ from orchestrator.transport.shell import ShellLibrary
 _BASE_SH = r"""
 orch_fail() { printf '%s\n' "$*" >&2; exit 1; }
 orch_kv() { printf '%s=%s\n' "$1" "$2"; }
+# Opens section $1 of the output (modules/wire.py): what the script prints next, up to the next
+# section or its end, is that section's content, byte for byte. $__orch_wire is this run's token.
+orch_section() { printf '\n%s %s\n' "$__orch_wire" "$1"; }
 orch_stat() {
   # state mode owner group size mtime of $1, or "absent"
   if [ -L "$1" ]; then printf 'state=link\ntarget=%s\n' "$(readlink "$1")"

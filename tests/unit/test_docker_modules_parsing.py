@@ -6,10 +6,11 @@ import json
 
 import pytest
 
-from orchestrator.modules.docker_common import Sections, iter_labels, json_lines
+from orchestrator.modules.docker_common import iter_labels, json_lines, sections_of
 from orchestrator.modules.library.docker_compose_v2 import DockerComposeV2, has_changes, parse_events, predict
 from orchestrator.modules.library.docker_image import split_ref
 from orchestrator.modules.spec import validate_args
+from orchestrator.modules.wire import new_token, parse
 
 # Real `docker compose --ansi never` stderr (Compose 2.26, recorded in a lab host).
 UP_FRESH = """ Network demo_default  Creating
@@ -178,6 +179,6 @@ def test_split_ref_and_labels_and_sections() -> None:
     assert dict(iter_labels("a=1,b=x=y")) == {"a": "1", "b": "x=y"}
     assert json_lines('{"a": 1}\n{"a": 2}\n') == [{"a": 1}, {"a": 2}]
     assert json_lines('[{"a": 1}]') == [{"a": 1}]
-    s = Sections()
-    out = f"head\n\n{s.marker} ps\n{{}}\n\n{s.marker} images\nx y\n"
-    assert s.parse(out) == {"": "head", "ps": "{}", "images": "x y"}
+    token = new_token()
+    out = f"head\n\n{token} ps\n{{}}\n\n{token} images\nx y\n"
+    assert sections_of(parse(out, token)) == {"": "head", "ps": "{}", "images": "x y"}

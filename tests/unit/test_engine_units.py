@@ -10,6 +10,7 @@ from orchestrator.executor.play_runner import host_status_for_exit, serial_batch
 from orchestrator.executor.runner import tags_match
 from orchestrator.modules import get_module, validate_args
 from orchestrator.modules.facts import parse_facts, parse_os_release
+from orchestrator.modules.wire import parse
 from orchestrator.results import HostStats
 
 
@@ -105,38 +106,50 @@ def test_parse_os_release_debian_and_ubuntu() -> None:
 
 def test_parse_facts_from_captured_output() -> None:
     output = """
-@@hostname
+
+TOKEN hostname
 web1
-@@fqdn
+
+TOKEN fqdn
 web1.example.com
-@@os_release
+
+TOKEN os_release
 ID=debian
 VERSION_ID="12"
-@@uname
+
+TOKEN uname
 Linux 6.1.0 x86_64
-@@meminfo
+
+TOKEN meminfo
 MemTotal:        2048000 kB
-@@nproc
+
+TOKEN nproc
 4
-@@init
+
+TOKEN init
 systemd
-@@pkg
+
+TOKEN pkg
 apt-get
-@@route
+
+TOKEN route
 default via 10.0.0.1 dev eth0 proto dhcp
-@@addrs
+
+TOKEN addrs
 1: lo    inet 127.0.0.1/8 scope host lo
 2: eth0    inet 10.0.0.5/24 brd 10.0.0.255 scope global eth0
-@@mounts
+
+TOKEN mounts
 Filesystem     1024-blocks    Used Available Capacity Mounted on
 /dev/vda1         1000000  400000    600000      40% /
-@@user
+
+TOKEN user
 root
 0
 0
 /root
 """
-    facts = parse_facts(output)
+    facts = parse_facts(parse(output, "TOKEN"))
     assert (
         facts["hostname"] == "web1"
         and facts["fqdn"] == "web1.example.com"

@@ -19,12 +19,21 @@ from orchestrator.modules.facts import (
     parse_virt,
     select_sections,
 )
+from orchestrator.modules.wire import WireOutput, parse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "facts"
 
 
+# Output of facts_script() on a lab host, its token replaced by this one.
+TOKEN = "__ORCH_WIRE_captured"
+
+
+def lab_output() -> WireOutput:
+    return parse((FIXTURES / "lab_debian12.txt").read_bytes(), TOKEN)
+
+
 def lab_facts() -> dict:
-    return parse_facts((FIXTURES / "lab_debian12.txt").read_text())
+    return parse_facts(lab_output())
 
 
 def test_lab_host_facts_match_what_ansible_reported_for_the_same_host() -> None:
@@ -97,11 +106,9 @@ def test_gather_subset_selects_sections_like_ansible() -> None:
 
 
 def test_minimal_subset_facts_leave_out_hardware() -> None:
-    text = (FIXTURES / "lab_debian12.txt").read_text()
+    full = lab_output()
     minimal, _ = select_sections(["!all"])
-    kept = "".join(
-        part for part in text.split("\n@@") if part.split("\n", 1)[0] in minimal for part in ["\n@@" + part]
-    )
+    kept = WireOutput(b"", tuple((name, data) for name, data in full.sections if name in minimal))
     facts = parse_facts(kept, ["!all"])
     assert facts["distribution"] == "Debian" and "mounts" not in facts and "memtotal_mb" not in facts
     assert facts["gather_subset"] == ["!all"]
@@ -145,9 +152,9 @@ def test_addresses_links_and_mounts_parsers() -> None:
     }
     mounts = parse_mounts(
         "Filesystem 1024-blocks Used Available Capacity Mounted on\n"
-        "/dev/sda1 1000 400 600 40% /mnt/my disk\n@inodes\n"
-        "Filesystem Inodes IUsed IFree IUse% Mounted on\n/dev/sda1 100 10 90 10% /mnt/my disk\n",
+        "/dev/sda1 1000 400 600 40% /mnt/my disk\n",
         "/dev/sda1 /mnt/my\\040disk ext4 rw,noatime 0 0\n",
+        "Filesystem Inodes IUsed IFree IUse% Mounted on\n/dev/sda1 100 10 90 10% /mnt/my disk\n",
     )
     assert mounts[0]["mount"] == "/mnt/my disk" and mounts[0]["fstype"] == "ext4"
     assert mounts[0]["size_available"] == 600 * 1024 and mounts[0]["inode_used"] == 10

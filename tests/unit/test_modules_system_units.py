@@ -20,6 +20,7 @@ from orchestrator.modules.library.apt_repository import normalise, suggest_filen
 from orchestrator.modules.library.deb822_repository import render, slug_of
 from orchestrator.modules.library.uri import build_body, parse_headers
 from orchestrator.modules.spec import validate_args
+from orchestrator.modules.wire import WireOutput
 
 FIXTURES = Path(__file__).parent / "fixtures" / "system"
 
@@ -198,7 +199,7 @@ def test_sysctl_normalises_the_file_like_ansible_posix() -> None:
 
 def test_systemd_state_parsed_from_captured_systemctl_show() -> None:
     show = (FIXTURES / "systemctl_show_ssh.txt").read_text()
-    state = service.parse_state(f"@@mgr\nsystemd\n@@show\n{show}\n@@is_enabled\nenabled\nrc=0\n")
+    state = service.parse_state(WireOutput.of("manager=systemd\n", show=show, is_enabled="enabled\nrc=0\n"))
     assert state.manager == "systemd" and state.found and state.running and state.enabled
     assert not state.masked and state.status["MainPID"] == "742"
     assert service.plan(state, {"state": "started", "enabled": True}) == []
@@ -207,18 +208,18 @@ def test_systemd_state_parsed_from_captured_systemctl_show() -> None:
     cmds = service.action_commands(state, "ssh", ["disable", "stop"], {"no_block": True, "scope": "system"})
     assert cmds == ["systemctl disable 'ssh'", "systemctl stop --no-block 'ssh'"]
     missing = service.parse_state(
-        "@@mgr\nsystemd\n@@show\nLoadState=not-found\nActiveState=inactive\n@@is_enabled\nrc=1\n"
+        WireOutput.of("manager=systemd\n", show="LoadState=not-found\nActiveState=inactive\n", is_enabled="rc=1\n")
     )
     assert not missing.found
     masked = service.parse_state(
-        "@@mgr\nsystemd\n@@show\nLoadState=masked\nUnitFileState=masked\n@@is_enabled\nmasked\nrc=1\n"
+        WireOutput.of("manager=systemd\n", show="LoadState=masked\nUnitFileState=masked\n", is_enabled="masked\nrc=1\n")
     )
     assert masked.masked and not masked.enabled
     assert service.plan(masked, {"masked": False, "state": "started"}) == ["unmask", "start"]
 
 
 def test_sysvinit_state_and_commands() -> None:
-    stopped = service.parse_state("@@mgr\nsysvinit\n@@sysv\nscript=1\nstatus_rc=3\n")
+    stopped = service.parse_state(WireOutput.of("manager=sysvinit\n", sysv="script=1\nstatus_rc=3\n"))
     assert stopped.found and stopped.running is False and stopped.enabled is False
     assert service.plan(stopped, {"state": "reloaded"}) == ["start"]
     cmds = service.action_commands(stopped, "cron", ["enable", "start"], {"arguments": ""})
@@ -236,10 +237,19 @@ def user_args(**kw: object) -> dict:
     return args
 
 
+def account(passwd: str = "", shadow: str = "", member: str = "", group: str = "", home: str = "") -> user.Account:
+    """parse_account on the sections the user module's read script prints."""
+    found = {"passwd": passwd, "shadow": shadow, "member": member, "group": group, "home": home}
+    return user.parse_account(WireOutput(b"", tuple((k, v.encode()) for k, v in found.items())))
+
+
 def test_user_commands_like_ansible() -> None:
-    acct = user.parse_account(
-        "@@passwd\nalice:x:2001:2001:Alice:/home/alice:/bin/sh\n@@shadow\nalice:$6$x$y:19000:0:99999:7:::\n"
-        "@@member\nadm\n@@group\nadm:x:4:alice\nsudo:x:27:\n@@home\nyes\n"
+    acct = account(
+        passwd="alice:x:2001:2001:Alice:/home/alice:/bin/sh\n",
+        shadow="alice:$6$x$y:19000:0:99999:7:::\n",
+        member="adm\n",
+        group="adm:x:4:alice\nsudo:x:27:\n",
+        home="yes\n",
     )
     assert acct.exists and acct.uid == 2001 and acct.member_of == ["adm"] and acct.groups["sudo"] == 27
     assert user.modify_command(user_args(name="alice", shell="/bin/sh", groups=["adm"]), acct) is None
@@ -260,7 +270,7 @@ def test_user_commands_like_ansible() -> None:
     assert user.modify_command(user_args(name="alice", password="$6$z$w", password_lock=True), acct) == [
         "usermod", "-p", "!$6$z$w", "--", "alice"
     ]  # fmt: skip
-    fresh = user.parse_account("@@passwd\n@@shadow\n@@member\n@@group\nbob:x:1500:\n@@home\n")
+    fresh = account(group="bob:x:1500:\n")
     assert user.create_command(user_args(name="bob", system=True, create_home=False), fresh) == [
         "useradd", "-N", "-M", "-r", "--", "bob"
     ]  # fmt: skip
@@ -355,6 +365,6 @@ def test_user_names_that_would_be_options_or_break_passwd_are_refused() -> None:
             user.check_account_name(bad)
     for good in ["alice", "svc-app", "www-data", "user.name", "backup$", "_apt"]:
         user.check_account_name(good)
-    fresh = user.parse_account("@@passwd\n@@shadow\n@@member\n@@group\n@@home\n")
+    fresh = account()
     argv = user.create_command(user_args(name="carol"), fresh)
     assert argv[-2:] == ["--", "carol"]  # operands after --, in every command built from user values

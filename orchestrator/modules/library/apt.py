@@ -18,11 +18,9 @@ from typing import Any
 from orchestrator.modules.base import Module, ModuleFailed, register
 from orchestrator.modules.context import Converged, ModuleContext
 from orchestrator.modules.spec import ArgSpec, Param
-from orchestrator.modules.wire import parse_fields
 from orchestrator.transport.shell import quote
 
 DPKG_OPTIONS = "force-confdef,force-confold"
-SIM_MARK = "__ORCH_APT_SIM__"
 
 # Cache age, optional refresh, then the simulation. Variables: want_update, valid, check, retries.
 _CACHE_SH = r"""
@@ -139,7 +137,7 @@ class Apt(Module):
             header
             + _CACHE_SH
             + select
-            + f"\nprintf '%s\\n' {SIM_MARK}\n"
+            + "\norch_section simulation\n"
             + '[ -z "$targets$all" ] && return 0\n'
             + f'__sim=$(apt-get -s {_READ_ONLY_APT} {options} {command} $targets 2>&1) || {{ printf "%s\\n" "$__sim" >&2; exit 1; }}\n'
             + 'printf "%s\\n" "$__sim"\n'
@@ -159,8 +157,7 @@ class Apt(Module):
         finally:
             if deb_path and deb_path != deb:  # fetched or uploaded by us
                 ctx.drop_temp(deb_path)
-        head, _, sim = converged.query_out.partition(f"\n{SIM_MARK}\n")
-        fields = _fields(head)
+        fields, sim = converged.fields(), converged.query.text("simulation")
         result: dict[str, Any] = {
             "changed": converged.changed,
             "cache_updated": False,
@@ -287,7 +284,7 @@ class Apt(Module):
         """cache_updated / cache_update_time: what the refresh did (or, in check mode, would do)."""
         if cache is None:
             return {}
-        after = parse_fields(cache.apply_out) if cache.applied else {}
+        after = cache.apply.fields if cache.applied else {}
         before = cache.fields()
         return {
             "cache_updated": after.get("cache_updated") == "1" if cache.applied else cache.changed,
@@ -305,7 +302,7 @@ class Apt(Module):
         apply = header + 'if [ -n "$__stale" ]; then\n' + _CACHE_UPDATE_SH + "fi\n" + clean
         converged = ctx.converge(query, apply)
         fields = converged.fields()
-        after = parse_fields(converged.apply_out)
+        after = converged.apply.fields
         # what the refresh did, or (check mode) that it would run
         updated = after.get("cache_updated") == "1" if converged.applied else fields.get("cache_stale") == "1"
         return {
@@ -362,23 +359,14 @@ def _status_lookup(names: list[str]) -> str:
         "orch_pkg_status() {\n"
         "  __s=\n"
         f"  case {quote(' ' + ' '.join(plain) + ' ')} in *\" $1 \"*)\n"
-        '    while read -r __n __st; do [ "$__n" = "$1" ] && __s=$__s$__st; done <<__ORCH_DPKG__\n'
+        '    while read -r __n __st; do [ "$__n" = "$1" ] && __s=$__s$__st; done <<END_OF_DPKG_STATUS\n'
         "$__dpkg\n"
-        "__ORCH_DPKG__\n"
+        "END_OF_DPKG_STATUS\n"
         "    return 0 ;;\n"
         "  esac\n"
         "  __s=$(dpkg-query -W -f='${db:Status-Abbrev}' \"$1\" 2>/dev/null | tr -d \" \")\n"
         "}\n"
     )
-
-
-def _fields(text: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key in ("cache_updated", "cache_update_time"):
-            out[key] = value
-    return out
 
 
 def _plan(sim: str) -> str:

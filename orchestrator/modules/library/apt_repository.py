@@ -152,11 +152,7 @@ class AptRepository(Module):
         converged = ctx.converge(header + _COMMON + _QUERY, header + _COMMON + _APPLY)
         fields = converged.fields()
         added = [fields["added"]] if converged.changed and "added" in fields else []
-        removed = [
-            line.partition("=")[2]
-            for line in converged.apply_out.splitlines()
-            if line.startswith("removed_file=")
-        ]
+        removed = converged.apply.values("removed_file")
         if converged.changed:
             ctx.add_diff(
                 "" if args["state"] == "present" else f"{source}\n",

@@ -142,7 +142,7 @@ orch_kv gid "$(printf '%s' "$__pw" | cut -d: -f4)"
 [ -n "$d" ] || d="$(printf '%s' "$__pw" | cut -d: -f6)/.ssh/authorized_keys"
 [ "$follow" = 1 ] && d=$(readlink -f -- "$d" 2>/dev/null || printf '%s' "$d")
 orch_kv keyfile "$d"
-printf '__ORCH_KEYS__\n'; [ -f "$d" ] && cat -- "$d"; :
+orch_section keys; [ -f "$d" ] && cat -- "$d"; :
 """
 
 _PREPARE_SH = r"""
@@ -185,8 +185,7 @@ class AuthorizedKey(Module):
             f"manage_dir={int(args['manage_dir'])}\n"
         )
         read = ctx.query(header + _READ_SH)
-        head, _, existing = read.out.partition("__ORCH_KEYS__\n")
-        fields = dict(line.split("=", 1) for line in head.splitlines() if "=" in line)
+        fields, existing = read.fields(), read.wire.text("keys")
         if not fields.get("uid"):
             ctx.require(False, f"Failed to lookup user {user}: \"getpwnam(): name not found: '{user}'\"")
             if not path:  # only in check mode: without the user, only a path says where the keys go

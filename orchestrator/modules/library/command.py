@@ -44,9 +44,9 @@ class CommandBase(Module):
         line = self.command_line(args)
         guard = ""
         if args.get("creates"):
-            guard += f"orch_exists {quote(args['creates'])} && {{ echo __ORCH_SKIP_CREATES; exit 0; }}\n"
+            guard += f"orch_exists {quote(args['creates'])} && {{ orch_kv skip creates; exit 0; }}\n"
         if args.get("removes"):
-            guard += f"orch_exists {quote(args['removes'])} || {{ echo __ORCH_SKIP_REMOVES; exit 0; }}\n"
+            guard += f"orch_exists {quote(args['removes'])} || {{ orch_kv skip removes; exit 0; }}\n"
         # The guard is the query; the command is the write step, run only if the engine allows.
         query = "IFS='\n'\n" + _GUARD + guard + "unset IFS\nreturn 10"
         apply = f"cd {quote(args['chdir'])} || exit 1\n" if args.get("chdir") else ""
@@ -61,9 +61,8 @@ class CommandBase(Module):
         )
         delta = time.monotonic() - t0
         out, err = result.apply_out, result.stderr
-        skip = result.query_out.strip()
-        if skip in ("__ORCH_SKIP_CREATES", "__ORCH_SKIP_REMOVES"):
-            which = "creates" if "CREATES" in skip else "removes"
+        which = result.fields().get("skip")
+        if which in ("creates", "removes"):
             verb = "exists" if which == "creates" else "does not exist"
             return {
                 "changed": False,

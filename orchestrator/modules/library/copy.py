@@ -18,11 +18,10 @@ from orchestrator.modules.fileops import (
     put_content,
     quiet_converge,
     sha1,
-    unhex,
     validate_line,
 )
 from orchestrator.modules.spec import ArgSpec, Param
-from orchestrator.modules.wire import parse_fields
+from orchestrator.modules.wire import unhex
 from orchestrator.transport.shell import quote
 from orchestrator.vault import read_maybe_vaulted
 
@@ -148,7 +147,7 @@ orch_probe() {{
         probe = ctx.query(script)
         if probe.rc != 0:
             raise ModuleFailed(probe.err.strip() or "could not inspect the destination", rc=probe.rc)
-        seen = parse_fields(probe.out)
+        seen = probe.fields()
         changed = False
         dir_todo = [d for i, d in enumerate(wanted_dirs) if f"dir{i}" in seen]
         not_made: list[str] = []  # directories the engine did not create (check mode)
@@ -221,7 +220,7 @@ mv -fT -- "$tmp" "$d"
         result: dict[str, Any] = {"changed": converged.changed, "dest": dest, "src": src}
         if "src_checksum" in fields:
             result["checksum"] = fields["src_checksum"]
-        after = parse_fields(converged.apply_out)
+        after = converged.apply.fields
         if "backup_file" in after:
             result["backup_file"] = unhex(after["backup_file"])
         return result

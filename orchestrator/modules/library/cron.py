@@ -260,9 +260,8 @@ class Cron(Module):
                     '|| orch_fail "Failed to install new cronfile: $__o"'
                 )
             converged = ctx.converge("return 10", backup + write)
-            for line in converged.apply_out.splitlines():
-                if line.startswith("backup_file="):
-                    result["backup_file"] = line.partition("=")[2]
+            if "backup_file" in converged.apply.fields:
+                result["backup_file"] = converged.apply.fields["backup_file"]
             ctx.add_diff(before, content, header, header)
             if ctx.diff_mode:
                 result["diff"] = {

@@ -101,7 +101,7 @@ fi
 content=$(printf "$repo_fmt" | sed "s#@@ORCH_KEY_FILE@@#$key_file#")
 printf '%s\n' "$content" | cmp -s - "$dest" || __need=1
 [ -n "$mode" ] && [ "$(stat -c %a "$dest" 2>/dev/null)" != "$(printf '%o' "0$mode")" ] && __need=1
-orch_kv repo_begin 1; printf '%s\n' "$content"; orch_kv repo_end 1
+orch_section repo; printf '%s\n' "$content"
 [ "$__need" = 1 ] && return 10; return 0
 """
 
@@ -164,7 +164,7 @@ class Deb822Repository(Module):
                 "dest": dest,
                 "key_filename": f"{keybase}.gpg",
             }
-        shown = converged.query_out.partition("repo_begin=1\n")[2].partition("\nrepo_end=1")[0] + "\n"
+        shown = converged.query.text("repo", "\n")
         if converged.changed:
             ctx.add_diff("", shown, dest, dest)
         return {

@@ -22,11 +22,11 @@ from orchestrator.modules.base import Module, ModuleFailed, register
 from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.docker_common import (
     DOCKER_PARAMS,
-    Sections,
     docker_prelude,
     fail_from,
     iter_labels,
     json_lines,
+    sections_of,
 )
 from orchestrator.modules.spec import ArgSpec, Param
 from orchestrator.transport.shell import CommandResult, printf_literal, quote
@@ -110,17 +110,17 @@ class DockerComposeV2(Module):
             raise ModuleFailed("docker_compose_v2: `definition` requires `project_name`")
         if args.get("wait_timeout") is not None and not args.get("wait"):
             raise ModuleFailed("docker_compose_v2: `wait_timeout` needs `wait: true`")
-        sections = Sections()
         setup = docker_prelude(args) + self._setup(args)
         # Compose's own run is the write step; when the engine does not allow it (check mode),
         # a read-only query (config, ps) lets predict() say what it would do.
-        step = ctx.converge("return 10", setup + self._action(args, sections), apply_is_result=True)
+        step = ctx.converge("return 10", setup + self._action(args), apply_is_result=True)
         applied = step.applied
         if applied:
-            result = CommandResult(step.rc, step.apply_out.encode(), step.stderr.encode())
+            result = CommandResult(step.rc, step.apply.head, step.stderr.encode())
+            parts = sections_of(step.apply)
         else:
-            result = ctx.query(setup + self._query(sections))
-        parts = sections.parse(result.out)
+            reply = ctx.query(setup + self._query())
+            result, parts = reply, sections_of(reply.wire)
         if result.rc != 0:
             raise fail_from(result, f"docker compose failed (rc {result.rc})", cmd=self._command(args))
         try:
@@ -194,7 +194,7 @@ class DockerComposeV2(Module):
             )
         return "\n".join(lines) + "\n"
 
-    def _action(self, args: Mapping[str, Any], sections: Sections) -> str:
+    def _action(self, args: Mapping[str, Any]) -> str:
         """The real command; its events go to stderr, then `ps` for the result."""
         services = " ".join(quote(s) for s in args.get("services") or [])
         cmd = self._command(args)
@@ -208,21 +208,21 @@ class DockerComposeV2(Module):
             run = f"compose {words}"
         return f"""{run}
 __rc=$?
-{sections.start("ps")}
+orch_section ps
 compose ps --all --format json {services} 2>/dev/null || :
 exit $__rc
 """
 
-    def _query(self, sections: Sections) -> str:
+    def _query(self) -> str:
         """Read-only: what check mode needs to predict the outcome."""
-        return f"""{sections.start("hash")}
+        return """orch_section hash
 compose config --hash '*' || exit $?
-{sections.start("config")}
+orch_section config
 compose config --format json || exit $?
-{sections.start("ps")}
+orch_section ps
 compose ps --all --format json || exit $?
-{sections.start("images")}
-"$DOCKER" images --no-trunc --format '{{{{.Repository}}}}:{{{{.Tag}}}} {{{{.ID}}}}' || exit $?
+orch_section images
+"$DOCKER" images --no-trunc --format '{{.Repository}}:{{.Tag}} {{.ID}}' || exit $?
 """
 
     def _command(self, args: Mapping[str, Any]) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from orchestrator.modules.base import Module, ModuleFailed, register
 from orchestrator.modules.context import ModuleContext
-from orchestrator.modules.docker_common import DOCKER_PARAMS, Sections, docker_prelude, first_json
+from orchestrator.modules.docker_common import DOCKER_PARAMS, docker_prelude, first_json, sections_of
 from orchestrator.modules.spec import ArgSpec, Param
 from orchestrator.transport.shell import quote
 
@@ -83,7 +83,6 @@ class DockerContainer(Module):
         wanted_hash = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[
             :32
         ]
-        sections = Sections()
         head = docker_prelude(args) + (
             f"name={quote(args['name'])} image={quote(args.get('image') or '')} want={wanted_hash}\n"
             'info=$("$DOCKER" container inspect --format '
@@ -95,7 +94,7 @@ class DockerContainer(Module):
         query = head + (
             'orch_kv status "$status"; orch_kv have_hash "$have_hash"\n'
             + self._decide(args)
-            + f'\n{sections.start("container")}\n"$DOCKER" container inspect "$name" 2>/dev/null || echo "[]"\n'
+            + '\norch_section container\n"$DOCKER" container inspect "$name" 2>/dev/null || echo "[]"\n'
             'case "$todo" in "") return 0;; *) orch_kv todo "$todo"; return 10;; esac'
         )
         apply = (
@@ -104,13 +103,13 @@ class DockerContainer(Module):
             + "\n"
             + self._apply(args)
             + (
-                f'\n{sections.start("container")}\n"$DOCKER" container inspect "$name" 2>/dev/null || echo "[]"'
+                '\norch_section container\n"$DOCKER" container inspect "$name" 2>/dev/null || echo "[]"'
             )
         )
         converged = ctx.converge(query, apply)
         fields = converged.fields()
-        out = converged.apply_out or converged.query_out
-        container = first_json(sections.parse(out).get("container", "")) or {}
+        output = converged.apply if converged.applied else converged.query
+        container = first_json(sections_of(output).get("container", "")) or {}
         before, todo = fields.get("status", "absent"), fields.get("todo", "").split()
         if converged.changed and ctx.diff_mode:
             after = (

@@ -13,9 +13,8 @@ from typing import Any
 
 from orchestrator.modules.base import Module, ModuleFailed, register
 from orchestrator.modules.context import ModuleContext
-from orchestrator.modules.docker_common import DOCKER_PARAMS, Sections, docker_prelude, first_json
+from orchestrator.modules.docker_common import DOCKER_PARAMS, docker_prelude, first_json, sections_of
 from orchestrator.modules.spec import ArgSpec, Param
-from orchestrator.modules.wire import parse_fields
 from orchestrator.transport.shell import quote
 
 
@@ -68,14 +67,13 @@ class DockerImage(Module):
         if args.get("repository"):
             r_name, r_tag = split_ref(args["repository"], tag)
             repo_ref = f"{r_name}:{r_tag}"
-        sections = Sections()
-        inspect = f'{sections.start("image")}\n"$DOCKER" image inspect "$ref" 2>/dev/null || echo "[]"'
+        inspect = 'orch_section image\n"$DOCKER" image inspect "$ref" 2>/dev/null || echo "[]"'
         head = docker_prelude(args) + f"ref={quote(ref)} repo_ref={quote(repo_ref)}\n"
         head += 'cur=$("$DOCKER" image inspect --format "{{.Id}}" "$ref" 2>/dev/null) || cur=\n'
         if state == "absent":
             query = f'orch_kv before "$cur"\n[ -n "$cur" ] && return 10\n{inspect}\nreturn 0'
             force = "--force " if args["force_absent"] else ""
-            apply = f'"$DOCKER" rmi {force}"$ref" >&2\necho "after="\n{sections.start("image")}\necho "[]"'
+            apply = f'"$DOCKER" rmi {force}"$ref" >&2\necho "after="\norch_section image\necho "[]"'
         else:
             need = '[ -z "$cur" ]' + (" || true" if args["force_source"] else "")
             tag_check = ""
@@ -111,9 +109,9 @@ class DockerImage(Module):
             apply += inspect
         converged = ctx.converge(head + query, head + apply)
         before = converged.fields().get("before", "")
-        out = converged.apply_out if converged.apply_out else converged.query_out
-        after_fields = parse_fields(converged.apply_out)
-        image = first_json(sections.parse(out).get("image", "")) or {}
+        after_fields = converged.apply.fields
+        output = converged.apply if converged.applied else converged.query
+        image = first_json(sections_of(output).get("image", "")) or {}
         actions: list[str] = []
         changed = converged.changed
         if state == "absent":

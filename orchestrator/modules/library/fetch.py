@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +15,6 @@ from orchestrator.modules.base import Module, ModuleFailed, register
 from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.fileops import md5, sha1
 from orchestrator.modules.spec import ArgSpec, Param
-from orchestrator.modules.wire import parse_fields
 from orchestrator.transport.shell import quote
 
 
@@ -52,18 +50,17 @@ class Fetch(Module):
         if os.path.isfile(dest):
             with open(dest, "rb") as handle:
                 local_sum = sha1(handle.read())
-        mark = "__ORCH_DATA_" + secrets.token_hex(6)
         script = (
             f"s={quote(src)}\n"
             'if [ -d "$s" ]; then echo state=directory; exit 0; fi\n'
             'if [ ! -e "$s" ]; then echo state=absent; exit 0; fi\n'
             'if [ ! -r "$s" ]; then echo state=unreadable; exit 0; fi\n'
             'sum=$(sha1sum < "$s" | cut -d" " -f1); echo state=file; echo "checksum=$sum"\n'
-            f'if [ "$sum" != {quote(local_sum or "-")} ]; then printf "%s\\n" {mark}; cat -- "$s"; fi\n'
+            f'if [ "$sum" != {quote(local_sum or "-")} ]; then orch_section data; cat -- "$s"; fi\n'
         )
         result = ctx.query(script)
-        head, sep, data = result.stdout.partition(f"{mark}\n".encode())
-        fields = parse_fields(head.decode("utf-8", "replace"))
+        fields = result.fields()
+        data = result.wire.section("data")
         state = fields.get("state")
         if result.rc != 0 or state is None:
             raise ModuleFailed(result.err.strip() or f"could not read {src}", rc=result.rc)
@@ -81,7 +78,7 @@ class Fetch(Module):
         remote_sum = fields["checksum"]
         out: dict[str, Any] = {"changed": False, "file": src, "dest": dest, "checksum": remote_sum,
                                "remote_checksum": remote_sum}
-        if not sep:  # the controller's copy is current
+        if data is None:  # the controller's copy is current
             with open(dest, "rb") as handle:
                 out["md5sum"] = md5(handle.read())
             return out

@@ -15,10 +15,9 @@ from orchestrator.modules.fileops import (
     file_result,
     octal_mode,
     quiet_converge,
-    unhex,
 )
 from orchestrator.modules.spec import ArgSpec, Param
-from orchestrator.modules.wire import parse_fields
+from orchestrator.modules.wire import unhex
 from orchestrator.transport.shell import quote
 
 STATES = ("file", "directory", "link", "hard", "touch", "absent")
@@ -199,7 +198,7 @@ class File(Module):
         if converged.changed:
             ctx.add_diff(*self._diff(path, before, final_state, args), path, path)
         result: dict[str, Any] = {"changed": converged.changed, "path": path}
-        after = parse_fields(converged.apply_out)
+        after = converged.apply.fields
         result.update(file_result(after if converged.changed and after else before, "after_" if converged.changed and after else ""))
         if final_state == "absent":
             result["state"] = "absent"

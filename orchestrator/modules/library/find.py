@@ -19,7 +19,6 @@ from orchestrator.modules.base import Module, ModuleFailed, register
 from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.library.stat import ALGORITHMS
 from orchestrator.modules.spec import ArgSpec, Param
-from orchestrator.modules.wire import parse_fields
 from orchestrator.transport.shell import quote
 
 _TYPES = {
@@ -112,23 +111,27 @@ class Find(Module):
         maxdepth = f"-maxdepth {int(depth)} " if depth else ""
         follow = "-L " if args["follow"] else ""
         script = "".join(
-            f"if [ -d {quote(p)} ]; then find {follow}{quote(p)} -mindepth 1 {maxdepth}-printf '{_PRINTF}' "
-            f"2>/dev/null; else printf '__ORCH_NOTDIR\\t%s\\0' {quote(p)}; fi\n"
+            f"if [ -d {quote(p)} ]; then orch_section found; find {follow}{quote(p)} -mindepth 1 {maxdepth}"
+            f"-printf '{_PRINTF}' 2>/dev/null; else orch_section not_a_directory; printf %s {quote(p)}; fi\n"
             for p in args["paths"]
         )
-        out = ctx.query(script).stdout.decode("utf-8", "surrogateescape")
+        listing = ctx.query(script).wire
         now = time.time()
         files: list[dict[str, Any]] = []
         skipped: dict[str, str] = {}
         examined = 0
-        for record in out.split("\0"):
+        records: list[str] = []
+        for kind, data in listing.sections:
+            text = data.decode("utf-8", "surrogateescape")
+            if kind == "not_a_directory":
+                skipped[text] = f"'{text}' is not a directory"
+                ctx.warnings.append(f"Skipped '{text}' path due to this access issue: {skipped[text]}\n")
+            else:
+                records.extend(text.split("\0"))
+        for record in records:
             if not record:
                 continue
             rec = record.split("\t", 14)
-            if rec[0] == "__ORCH_NOTDIR":
-                skipped[rec[1]] = f"'{rec[1]}' is not a directory"
-                ctx.warnings.append(f"Skipped '{rec[1]}' path due to this access issue: {skipped[rec[1]]}\n")
-                continue
             if len(rec) < 15:
                 continue
             examined += 1
@@ -194,7 +197,7 @@ class Find(Module):
                 lines.append(f"orch_has {p} && echo c{i}=1")
             if checksum and info["isreg"]:
                 lines.append(f'echo "s{i}=$({algo}sum < {p} | cut -d" " -f1)"')
-        fields = parse_fields(ctx.query(grep + "\n".join(lines) + "\n").out)
+        fields = ctx.query(grep + "\n".join(lines) + "\n").fields()
         kept = []
         for i, info in enumerate(files):
             if contains is not None and info["isreg"] and args["file_type"] == "file" and fields.get(f"c{i}") != "1":

@@ -19,12 +19,11 @@ from orchestrator.modules.fileops import (
     attr_assignments,
     file_result,
     quiet_converge,
-    unhex,
     validate_line,
 )
 from orchestrator.modules.library.stat import ALGORITHMS
 from orchestrator.modules.spec import ArgSpec, Param
-from orchestrator.modules.wire import parse_fields
+from orchestrator.modules.wire import unhex
 from orchestrator.transport.shell import quote
 
 
@@ -121,7 +120,7 @@ orch_apply_attrs "$tmp"
 mv -fT -- "$tmp" "$d"; orch_kv outcome written"""
         converged = quiet_converge(ctx, query, apply)
         fields = converged.fields()
-        done = parse_fields(converged.apply_out)
+        done = converged.apply.fields
         dest = unhex(fields.get("dest", "")) or args["dest"]
         changed = converged.changed and done.get("outcome") not in ("same0",)
         result: dict[str, Any] = {"changed": changed, "dest": dest, "url": url, "status_code": None}

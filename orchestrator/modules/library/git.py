@@ -17,7 +17,6 @@ from typing import Any
 from orchestrator.modules.base import Module, ModuleFailed, register
 from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.spec import ArgSpec, Param
-from orchestrator.modules.wire import parse_fields
 from orchestrator.transport.shell import quote
 
 # Shared by query and apply: settings, the remote's commit for $version, the git environment.
@@ -226,7 +225,7 @@ class Git(Module):
         before = fields.get("before") or None
         after = fields.get("after") or None
         if converged.applied:
-            applied = parse_fields(converged.apply_out).get("applied_after")
+            applied = converged.apply.fields.get("applied_after")
             after = applied or after
         result: dict[str, Any] = {
             "changed": converged.changed or bool(fields.get("not_cloned")),

@@ -68,10 +68,7 @@ class Group(Module):
         )
         converged = ctx.converge(header + _QUERY, header + _APPLY)
         before = converged.fields().get("before_gid", "")
-        after = ""
-        for line in converged.apply_out.splitlines():
-            if line.startswith("after_gid="):
-                after = line.partition("=")[2]
+        after = converged.apply.fields.get("after_gid", "")
         result: dict[str, Any] = {"changed": converged.changed, "name": name, "state": args["state"]}
         if converged.changed:
             ctx.add_diff(

@@ -24,7 +24,6 @@ NORMALIZATION = {
     ".gb18030": ".GB18030", ".euctw": ".EUC-TW",
 }  # fmt: skip
 _SUPPORTED_LINE = re.compile(r"^\s*#?\s*(?P<locale>\S+[\._\S]+) (?P<charset>\S+)\s*$")
-_MARKS = ("__ORCH_SUPPORTED__", "__ORCH_LOCALES__", "__ORCH_LOCALE_GEN__")
 
 
 def fix_case(name: str) -> str:
@@ -63,21 +62,20 @@ class LocaleGen(Module):
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
         names, state = args["name"], args["state"]
-        supported, generated, gen = _MARKS
         probe = ctx.query(
             f"[ -f {ETC_LOCALE_GEN} ] || orch_fail '/var/lib/locales/supported.d and {ETC_LOCALE_GEN} are missing."
             ' Is the package "locales" installed?\'\n'
-            f"printf '%s\\n' {supported}; cat /usr/share/i18n/SUPPORTED 2>/dev/null\n"
-            f"printf '%s\\n' {generated}; locale -a || exit 1\n"
-            f"printf '%s\\n' {gen}; cat {ETC_LOCALE_GEN}"
+            "orch_section supported; cat /usr/share/i18n/SUPPORTED 2>/dev/null\n"
+            "orch_section generated; locale -a || exit 1\n"
+            f"orch_section locale_gen; cat {ETC_LOCALE_GEN}"
         )
         if probe.rc != 0:
             raise ModuleFailed(
                 probe.err.strip() or "locale_gen: could not read the host's locales", rc=probe.rc
             )
-        _, _, rest = probe.out.partition(f"{supported}\n")
-        supported_text, _, rest = rest.partition(f"{generated}\n")
-        generated_text, _, locale_gen_text = rest.partition(f"{gen}\n")
+        supported_text = probe.wire.text("supported")
+        generated_text = probe.wire.text("generated")
+        locale_gen_text = probe.wire.text("locale_gen")
         listed = {m["locale"] for m in map(_SUPPORTED_LINE.match, supported_text.splitlines()) if m}
         unknown = not_present([n for n in names if n not in listed], generated_text.splitlines())
         if unknown:

@@ -20,7 +20,6 @@ from orchestrator.modules.fileops import write_content_script
 from orchestrator.modules.spec import ArgSpec, Param
 from orchestrator.transport.shell import quote
 
-MARK = "__ORCH_FSTAB__"
 FIELDS = ("src", "name", "fstype", "opts", "dump", "passno")
 
 
@@ -112,14 +111,15 @@ def read_state(ctx: ModuleContext, path: str, fstab: str) -> HostState:
         f"awk -v p={quote(escape(path))} '$5 == p {{ found = 1 }} END {{ print \"mounted=\" (found ? 1 : 0) }}'"
         " /proc/self/mountinfo 2>/dev/null || echo mounted=0\n"
         'if [ -e "$p" ]; then echo exists=1; else echo exists=0; fi\n'
-        f"if [ -f {quote(fstab)} ]; then printf '%s\\n' {MARK}; cat -- {quote(fstab)} || exit 1; fi\n"
+        f"if [ -f {quote(fstab)} ]; then orch_section fstab; cat -- {quote(fstab)} || exit 1; fi\n"
     )
     result = ctx.query(script)
     if result.rc != 0:
         raise ModuleFailed(result.err.strip() or f"could not read {fstab}", rc=result.rc)
-    head, sep, text = result.out.partition(f"{MARK}\n")
-    fields = dict(line.split("=", 1) for line in head.splitlines() if "=" in line)
-    return HostState(text if sep else None, fields.get("mounted") == "1", fields.get("exists") == "1")
+    fields = result.fields()
+    data = result.wire.section("fstab")
+    fstab_text = None if data is None else data.decode("utf-8", "replace")
+    return HostState(fstab_text, fields.get("mounted") == "1", fields.get("exists") == "1")
 
 
 def _write_fstab(fstab: str, content: str) -> str:

@@ -19,8 +19,6 @@ from orchestrator.modules.fileops import write_content_script
 from orchestrator.modules.spec import ArgSpec, Param
 from orchestrator.transport.shell import quote
 
-MARK = "__ORCH_SELINUX_CONFIG__"
-
 
 def config_value(text: str, key: str) -> str | None:
     for line in text.splitlines():
@@ -65,15 +63,15 @@ class Selinux(Module):
             "if command -v selinuxenabled >/dev/null 2>&1 && selinuxenabled; then"
             ' echo "runtime=$(getenforce 2>/dev/null)"; else echo runtime=Disabled; fi\n'
             + (f"[ -e /etc/selinux/{quote(policy)}/policy ] && echo policy_ok=1\n" if policy else "")
-            + f"if [ -f {quote(configfile)} ]; then printf '%s\\n' {MARK}; cat -- {quote(configfile)}; fi; :"
+            + f"if [ -f {quote(configfile)} ]; then orch_section config; cat -- {quote(configfile)}; fi; :"
         )
-        head, sep, text = probe.out.partition(f"{MARK}\n")
-        fields = dict(line.split("=", 1) for line in head.splitlines() if "=" in line)
-        if not sep:
+        fields, config = probe.fields(), probe.wire.section("config")
+        if config is None:
             raise ModuleFailed(
                 f"Unable to find file {configfile}",
                 details="Please install SELinux-policy package, if this package is not installed previously.",
             )
+        text = config.decode("utf-8", "replace")
         runtime_state = fields.get("runtime", "Disabled").strip().lower()
         runtime_enabled = runtime_state != "disabled"
         config_policy, config_state = config_value(text, "SELINUXTYPE"), config_value(text, "SELINUX")

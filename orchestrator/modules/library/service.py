@@ -17,6 +17,7 @@ from typing import Any
 from orchestrator.modules.base import Module, ModuleFailed, register
 from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.spec import ArgSpec, Param
+from orchestrator.modules.wire import WireOutput, parse_fields
 from orchestrator.transport.shell import quote
 
 STATES = ("reloaded", "restarted", "started", "stopped")
@@ -35,14 +36,14 @@ if [ "$daemon_reexec" = 1 ]; then systemctl $scope daemon-reexec >&2 || orch_fai
 
 _QUERY_SH = r"""
 if [ "$use" != sysvinit ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-  echo @@mgr; echo systemd
+  orch_kv manager systemd
   [ -n "$n" ] || exit 0
-  echo @@show; systemctl $scope show "$n" --no-pager 2>/dev/null
-  echo @@is_enabled; systemctl $scope is-enabled "$n" 2>/dev/null; echo "rc=$?"
+  orch_section show; systemctl $scope show "$n" --no-pager 2>/dev/null
+  orch_section is_enabled; systemctl $scope is-enabled "$n" 2>/dev/null; echo "rc=$?"
 else
-  echo @@mgr; echo sysvinit
+  orch_kv manager sysvinit
   [ -n "$n" ] || exit 0
-  echo @@sysv
+  orch_section sysv
   if [ -x "/etc/init.d/$n" ]; then echo script=1; fi
   if [ -n "$pattern" ]; then pgrep -f -- "$pattern" >/dev/null 2>&1; echo "status_rc=$?"
   elif [ -x "/etc/init.d/$n" ]; then "/etc/init.d/$n" status >/dev/null 2>&1; echo "status_rc=$?"; fi
@@ -65,36 +66,20 @@ class ServiceState:
     status: dict[str, str] = field(default_factory=dict)  # systemctl show
 
 
-def parse_show(text: str) -> dict[str, str]:
-    """`systemctl show` Key=Value lines (values may contain '=')."""
-    out: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key and key.isidentifier():
-            out[key] = value
-    return out
-
-
-def parse_state(text: str) -> ServiceState:
-    sections: dict[str, list[str]] = {}
-    current = ""
-    for line in text.splitlines():
-        if line.startswith("@@"):
-            current = line[2:]
-            sections.setdefault(current, [])
-        elif current:
-            sections[current].append(line)
-    manager = (sections.get("mgr") or ["sysvinit"])[0].strip()
+def parse_state(output: WireOutput) -> ServiceState:
+    """The query's output: field `manager`; sections `show` (`systemctl show`, Key=Value lines),
+    `is_enabled` (its answer, then rc=N) under systemd, `sysv` (key=value lines) otherwise."""
+    manager = output.fields.get("manager") or "sysvinit"
     state = ServiceState(manager)
     if manager == "systemd":
-        show = parse_show("\n".join(sections.get("show", [])))
+        show = parse_fields(output.text("show"))
         state.status = show
         load = show.get("LoadState", "")
         state.found = bool(show) and load not in ("not-found", "")
         state.masked = load == "masked" or show.get("UnitFileState") == "masked"
         active = show.get("ActiveState", "")
         state.running = active in ("active", "activating", "reloading")
-        answer_lines = sections.get("is_enabled", [])
+        answer_lines = output.text("is_enabled").splitlines()
         answer = answer_lines[0].strip() if answer_lines and not answer_lines[0].startswith("rc=") else ""
         rc = next((line[3:] for line in answer_lines if line.startswith("rc=")), "1")
         # A SysV script under systemd answers is-enabled by its rc links (Ansible does the same).
@@ -102,7 +87,7 @@ def parse_state(text: str) -> ServiceState:
         if answer in ("disabled", "masked", "masked-runtime", "linked", "linked-runtime"):
             state.enabled = False
         return state
-    values = dict(line.split("=", 1) for line in sections.get("sysv", []) if "=" in line)
+    values = parse_fields(output.text("sysv"))
     state.found = values.get("script") == "1" or "status_rc" in values
     if "status_rc" in values:
         state.running = values["status_rc"] == "0"
@@ -181,7 +166,7 @@ def manage(ctx: ModuleContext, args: Mapping[str, Any], *, use: str = "auto") ->
     read = ctx.query(header + _QUERY_SH)
     if read.rc != 0:
         raise ModuleFailed(read.err.strip() or "cannot read the service state", rc=read.rc)
-    state = parse_state(read.out)
+    state = parse_state(read.wire)
     result: dict[str, Any] = {"name": name, "changed": False}
     if not name:
         return result

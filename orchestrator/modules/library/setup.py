@@ -33,7 +33,7 @@ class Setup(Module):
         except ValueError as exc:
             raise ModuleFailed(str(exc)) from None
         result = ctx.query(facts_script(sections))
-        facts = parse_facts(result.out, args["gather_subset"])
+        facts = parse_facts(result.wire, args["gather_subset"])
         if args["filter"]:
             facts = {
                 k: v

@@ -8,9 +8,8 @@ from typing import Any
 
 from orchestrator.modules.base import Module, ModuleFailed, register
 from orchestrator.modules.context import ModuleContext
-from orchestrator.modules.fileops import unhex
 from orchestrator.modules.spec import ArgSpec, Param
-from orchestrator.modules.wire import parse_fields
+from orchestrator.modules.wire import unhex
 from orchestrator.transport.shell import quote
 
 ALGORITHMS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
@@ -126,4 +125,4 @@ class Stat(Module):
         result = ctx.query(stat_script(args["path"], args["follow"], algorithm, args["get_mime"]), )
         if result.rc != 0:
             raise ModuleFailed(result.err.strip() or f"stat failed for {args['path']}", rc=result.rc)
-        return {"changed": False, "stat": stat_result(args["path"], parse_fields(result.out))}
+        return {"changed": False, "stat": stat_result(args["path"], result.fields())}

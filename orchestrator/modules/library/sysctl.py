@@ -23,7 +23,6 @@ from orchestrator.transport.shell import quote
 _FAILED_RE = re.compile(
     r'^sysctl: setting key "[^"]+": (Invalid argument|Read-only file system)$', re.MULTILINE
 )
-MARK = "__ORCH_SYSCTL_FILE__"
 
 
 def parse_value(value: Any) -> str:
@@ -121,13 +120,13 @@ class Sysctl(Module):
             "export LANG=C LC_ALL=C LC_MESSAGES=C\n"
             f"__v=$(sysctl -e -n {quote(name)} 2>/dev/null) && printf 'proc=%s\\n' \"$__v\"\n"
             f"__f=$(readlink -f -- {quote(path)} 2>/dev/null || printf %s {quote(path)}); printf 'real=%s\\n' \"$__f\"\n"
-            f'if [ -f "$__f" ]; then printf \'%s\\n\' {MARK}; cat -- "$__f"; fi; :'
+            f'if [ -f "$__f" ]; then orch_section file; cat -- "$__f"; fi; :'
         )
-        head, sep, file_text = read.out.partition(f"{MARK}\n")
-        fields = dict(line.split("=", 1) for line in head.splitlines() if "=" in line)
+        fields, file_data = read.fields(), read.wire.section("file")
         proc = fields.get("proc")
         real = fields.get("real") or path
-        result = plan(file_text if sep else None, proc, args)
+        file_text = None if file_data is None else file_data.decode("utf-8", "replace")
+        result = plan(file_text, proc, args)
         if not result.changed:
             return {"changed": False}
         value = parse_value(args.get("value"))
@@ -153,5 +152,5 @@ class Sysctl(Module):
             )
         ctx.converge("return 10", "\n".join(steps))
         if result.content is not None:
-            ctx.add_diff(file_text if sep else "", result.content, path, path)
+            ctx.add_diff(file_text or "", result.content, path, path)
         return {"changed": True}

@@ -1,13 +1,12 @@
 """uri: HTTP(S) requests made on the host with `curl`, Ansible's parameters and result keys.
 
 One round trip: the body goes on stdin, credentials in a curl config file (never in argv), and
-the status line, headers and body come back (base64) for the controller to parse; `json` is set
-when the response is JSON. Works with `until`/`retries` like any module.
+the status line, headers and body come back as sections of the output (modules/wire.py) for the
+controller to parse; `json` is set when the response is JSON. Works with `until`/`retries` like any module.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import urllib.parse
@@ -17,6 +16,7 @@ from typing import Any
 from orchestrator.modules.base import Module, ModuleFailed, register
 from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.spec import ArgSpec, Param
+from orchestrator.modules.wire import WireOutput
 from orchestrator.transport.shell import quote
 
 JSON_CANDIDATES = {"json", "javascript"}
@@ -27,11 +27,10 @@ __d=$(mktemp -d) || exit 1; trap 'rm -rf "$__d"' EXIT
 umask 077; printf '%s' "$config" > "$__d/cfg"
 __rc=0
 __w=$(curl -sS -K "$__d/cfg" -D "$__d/h" -o "$__d/b" -w '%{http_code} %{size_download} %{num_redirects} %{url_effective}' $body_opt "$url" 2>"$__d/e") || __rc=$?
-printf '@@W\n%s %s\n' "$__rc" "$__w"
-printf '@@E\n'; cat "$__d/e"
-printf '\n@@H\n'; cat "$__d/h" 2>/dev/null
-printf '\n@@B\n'
-if [ "$want_body" = 1 ]; then base64 < "$__d/b"; fi
+orch_section curl; printf '%s %s' "$__rc" "$__w"
+orch_section stderr; cat "$__d/e"
+orch_section headers; cat "$__d/h" 2>/dev/null
+orch_section body; if [ "$want_body" = 1 ]; then cat "$__d/b"; fi
 # Writing dest is the write step (_WRITE_DEST_SH), run by the engine unless in check mode.
 if [ -n "$dest" ] && [ "$__rc" = 0 ]; then
   __code=${__w%% *}
@@ -162,7 +161,7 @@ class Uri(Module):
             out = ctx.converge(header + _SH, _WRITE_DEST_SH, stdin=body)
         except ModuleFailed as exc:
             raise ModuleFailed(exc.result.get("stderr", "").strip() or "uri failed", rc=exc.result.get("rc")) from None
-        return self._result(ctx, args, out.query_out, out.stderr)
+        return self._result(ctx, args, out.query, out.stderr)
 
     @staticmethod
     def _guard(ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -208,28 +207,14 @@ class Uri(Module):
         return "".join(lines)
 
     @staticmethod
-    def _result(ctx: ModuleContext, args: Mapping[str, Any], text: str, err: str) -> dict[str, Any]:
-        sections: dict[str, str] = {}
-        current = None
-        buf: list[str] = []
-        for line in text.split("\n"):
-            if line in ("@@W", "@@E", "@@H", "@@B"):
-                if current:
-                    sections[current] = "\n".join(buf)
-                current, buf = line[2:], []
-            else:
-                buf.append(line)
-        if current:
-            sections[current] = "\n".join(buf)
-        rc_text, _, rest = sections.get("W", "").strip().partition(" ")
+    def _result(ctx: ModuleContext, args: Mapping[str, Any], output: WireOutput, err: str) -> dict[str, Any]:
+        rc_text, _, rest = output.text("curl").strip().partition(" ")
         parts = rest.split(" ", 3)
         curl_rc = int(rc_text or 1)
         url = parts[3] if len(parts) > 3 else args["url"]
         status = int(parts[0]) if parts and parts[0].isdigit() and curl_rc == 0 else -1
-        reason, headers = parse_headers(sections.get("H", ""))
-        content = (
-            base64.b64decode("".join(sections.get("B", "").split())) if sections.get("B", "").strip() else b""
-        )
+        reason, headers = parse_headers(output.text("headers"))
+        content = output.section("body") or b""
         result: dict[str, Any] = {
             **headers,
             "url": url,
@@ -241,7 +226,7 @@ class Uri(Module):
             "cookies_string": "",
         }
         if status == -1:
-            result["msg"] = f"Request failed: {sections.get('E', '').strip() or f'curl exit {curl_rc}'}"
+            result["msg"] = f"Request failed: {output.text('stderr').strip() or f'curl exit {curl_rc}'}"
         elif 200 <= status < 300 or status == 304:
             result["msg"] = f"OK ({headers.get('content_length', 'unknown')} bytes)"
         else:

@@ -16,18 +16,19 @@ from typing import Any
 from orchestrator.modules.base import Module, ModuleFailed, register
 from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.spec import ArgSpec, Param
+from orchestrator.modules.wire import WireOutput
 from orchestrator.transport.shell import quote
 
 _HASH = re.compile(r"^(\$[0-9a-z]+\$|\$2[aby]\$|[./0-9A-Za-z]{13}$|!|\*)")
 
-# Prints @@passwd, @@shadow, @@member (groups listing the user), @@group (each group asked for).
+# Sections passwd, shadow, member (groups listing the user), group (each group asked for), home.
 # Builtin reads of the local files (orch_getent, orch_groups_of): no process starts on a no-op.
 _READ_SH = r"""
-printf '@@passwd\n'; orch_getent passwd "$n" 2>/dev/null || :
-printf '@@shadow\n'; orch_getent shadow "$n" 2>/dev/null || :
-printf '@@member\n'; orch_groups_of "$n"
-printf '@@group\n'; for __g in $want_groups; do orch_getent group "$__g" || echo "?$__g"; done
-printf '@@home\n'
+orch_section passwd; orch_getent passwd "$n" 2>/dev/null || :
+orch_section shadow; orch_getent shadow "$n" 2>/dev/null || :
+orch_section member; orch_groups_of "$n"
+orch_section group; for __g in $want_groups; do orch_getent group "$__g" || echo "?$__g"; done
+orch_section home
 if [ -n "$home" ]; then __h=$home; else
   orch_ent passwd "$n" 2>/dev/null || :; __h=$__ent
   case "$__h" in *:*:*:*:*:*) __h=${__h#*:*:*:*:*:}; __h=${__h%%:*} ;; *) __h= ;; esac; fi
@@ -56,15 +57,10 @@ class Account:
     home_exists: bool = False
 
 
-def parse_account(text: str) -> Account:
-    sections: dict[str, list[str]] = {}
-    current = None
-    for line in text.splitlines():
-        if line.startswith("@@"):
-            current = line[2:]
-            sections[current] = []
-        elif current is not None and line:
-            sections[current].append(line)
+def parse_account(output: WireOutput) -> Account:
+    sections = {
+        name: [line for line in data.decode("utf-8", "replace").splitlines() if line] for name, data in output.sections
+    }
     acct = Account()
     passwd = sections.get("passwd", [])
     if passwd:
@@ -306,7 +302,7 @@ class User(Module):
         read = ctx.query(header + _READ_SH)
         if read.rc != 0:
             raise ModuleFailed(read.err.strip() or "cannot read the user database", rc=read.rc)
-        acct = parse_account(read.out)
+        acct = parse_account(read.wire)
         result: dict[str, Any] = {"name": name, "state": args["state"]}
         if args["state"] == "absent":
             if not acct.exists:
@@ -399,7 +395,7 @@ class User(Module):
         )
         converged = ctx.converge(query, apply)
         fields = converged.fields()
-        fields.update(parse_fields_after(converged.apply_out))
+        fields.update(converged.apply.fields)
         out: dict[str, Any] = {"changed": converged.changed, "ssh_key_file": fields.get("ssh_key_file", rel)}
         if "fingerprint" in fields:
             out["ssh_fingerprint"] = fields["fingerprint"]
@@ -442,7 +438,7 @@ class User(Module):
             else:
                 lines.append(f'__o=$({_shell_line(argv)} 2>&1) || orch_fail "$__o"')
         converged = ctx.converge("return 10", header + "\n".join(lines) + "\n" + _READ_SH)
-        return converged.applied, parse_account(converged.apply_out) if converged.apply_out.strip() else None
+        return converged.applied, parse_account(converged.apply) if converged.applied else None
 
 
 # What a login name may not hold: a leading '-' would be read as an option by useradd, id and
@@ -457,16 +453,6 @@ def check_account_name(name: str) -> None:
             f"invalid user name {name!r}: it may not be empty, start with '-', be '.' or '..', "
             "or contain ':', ',', '/', whitespace or NUL"
         )
-
-
-def parse_fields_after(text: str) -> dict[str, str]:
-    """key=value lines an apply printed (the last value of a key wins)."""
-    out: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key.isidentifier():
-            out[key] = value
-    return out
 
 
 def _describe(acct: Account, name: str) -> str:

@@ -113,10 +113,7 @@ class WaitFor(Module):
                 f"delay={int(args['delay'])}", f"delay={int(args['delay']) + int(args['timeout'])}"
             )
         out = ctx.query(header + _SH)
-        elapsed = 0
-        for line in out.out.splitlines():
-            if line.startswith("elapsed="):
-                elapsed = int(line.partition("=")[2] or 0)
+        elapsed = int(out.fields().get("elapsed") or 0)
         result: dict[str, Any] = {"changed": False, "elapsed": elapsed, "state": state}
         if port is not None:
             result["port"] = port
