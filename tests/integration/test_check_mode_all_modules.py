@@ -90,6 +90,9 @@ ARGS: dict[str, Any] = {
     "postgresql_user": {"name": "cmuser", "password": "cm-secret-1"},
     "selinux": {"policy": "targeted", "state": "permissive"},
     "locale_gen": {"name": ["de_DE.UTF-8"]},
+    "mysql_db": {"name": "cmdb"},
+    "mysql_replication": {"mode": "stopreplica"},
+    "mysql_user": {"name": "cmuser", "password": "cm-secret-1", "priv": "cmdb.*:ALL"},
 }
 
 
