@@ -4,7 +4,9 @@ bad-input errors naming the key."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 
 import pytest
 from test_modules_system import Play, cycle, recap
@@ -225,3 +227,112 @@ def test_postgresql_user_db_privs(hosts: LabSession, play: Play) -> None:
                                "postgresql_user: {name: reader, state: absent, @CONN}"))  # fmt: skip
     assert dropped.returncode == 0 and recap(dropped.stdout, "h4")["changed"] == 2, dropped.stdout
     assert psql("SELECT count(*) FROM pg_roles WHERE rolname = 'reader'").strip() == "0"
+
+
+MY_SECRET = "my-'quoted\"-$HOME-#not-a-comment\\"  # quotes, shell and option-file syntax
+
+
+@pytest.mark.slow  # installs MariaDB on the host
+def test_mysql_db_user_replication(hosts: LabSession, play: Play) -> None:
+    address = next(h.address for h in hosts.hosts if h.name == "h2")
+    # The lab hosts share one network namespace: the server listens on h2's own address only.
+    hosts.ssh(
+        "h2",
+        "export DEBIAN_FRONTEND=noninteractive; printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d"
+        " && chmod +x /usr/sbin/policy-rc.d && apt-get update -qq && apt-get install -y -qq --no-install-recommends"
+        " mariadb-server >/dev/null; rc=$?; rm -f /usr/sbin/policy-rc.d; [ $rc = 0 ] &&"
+        f" printf '[mysqld]\\nbind-address={address}\\nlog-bin=mysql-bin\\nserver-id=7\\n' > /etc/mysql/mariadb.conf.d/99-lab.cnf"
+        " && service mariadb start >/dev/null",
+        check=True,
+        timeout=900,
+    )
+
+    def sql(statements: str) -> str:
+        return hosts.ssh("h2", "mariadb -NB", input=statements, check=True).stdout
+
+    def my_cycle(tasks: str, state_sql: str) -> str:
+        """cycle() with the server's own view as the state (InnoDB writes its files on its own)."""
+        before = sql(state_sql)
+        checked = play("h2", tasks, "--check", "--diff")
+        assert checked.returncode == 0 and recap(checked.stdout, "h2")["changed"] > 0, checked.stdout
+        assert "+++ " in checked.stdout, checked.stdout
+        assert sql(state_sql) == before, "check mode changed the server"
+        first = play("h2", tasks, "--diff")
+        assert first.returncode == 0 and recap(first.stdout, "h2")["changed"] > 0, first.stdout
+        assert sql(state_sql) != before
+        again = play("h2", tasks)
+        assert again.returncode == 0 and recap(again.stdout, "h2")["changed"] == 0, again.stdout
+        return checked.stdout + checked.stderr + first.stdout + first.stderr + again.stdout
+
+    my_cycle("""
+    - mysql_db: {name: [appdb, metrics], encoding: utf8mb4, collation: utf8mb4_general_ci}
+    - community.mysql.mysql_db: {name: test, state: absent}
+    """, "SHOW DATABASES")  # fmt: skip
+    assert "utf8mb4_general_ci" in sql("SHOW CREATE DATABASE appdb")
+    user = f"- mysql_user: {{name: app, host: '%', password: {json.dumps(MY_SECRET)}, priv: 'appdb.*:ALL/metrics.*:SELECT', column_case_sensitive: false}}\n"
+    grants = "SHOW GRANTS FOR 'app'@'%'"
+    account = (  # the account's state, also while it does not exist
+        "SELECT user, host, authentication_string FROM mysql.user ORDER BY 1, 2;"
+        " SELECT * FROM information_schema.SCHEMA_PRIVILEGES ORDER BY 1, 2, 3, 4;"
+    )
+    output = my_cycle(user, account)
+    assert MY_SECRET not in output and "$HOME" not in output, output
+    assert "GRANT ALL PRIVILEGES ON `appdb`.*" in sql(grants) and "GRANT SELECT ON `metrics`.*" in sql(grants)
+    # the password works over TCP, given through an option file (the test's own login)
+    escaped = MY_SECRET.replace("\\", "\\\\").replace('"', '\\"')  # an option file's double-quoted value
+    hosts.ssh("h2", "umask 077; cat > /root/app.cnf", input=f'[client]\nuser=app\npassword="{escaped}"\n', check=True)
+    login = hosts.ssh("h2", f"mariadb --defaults-file=/root/app.cnf -h {address} -NBe 'SELECT CURRENT_USER()'")
+    assert login.stdout.strip() == "app@%", login.stdout + login.stderr
+    # replace, then append privileges; a new password; each a change, each recognised again
+    my_cycle(user.replace("appdb.*:ALL/metrics.*:SELECT", "appdb.*:SELECT,INSERT"), account)
+    assert "metrics" not in sql(grants) and "GRANT SELECT, INSERT ON `appdb`.*" in sql(grants)
+    my_cycle("- mysql_user: {name: app, host: '%', priv: 'metrics.*:UPDATE', append_privs: true, column_case_sensitive: false}", account)  # fmt: skip
+    assert "GRANT SELECT, INSERT ON `appdb`.*" in sql(grants) and "GRANT UPDATE ON `metrics`.*" in sql(grants)
+    hashes = "SELECT authentication_string FROM mysql.user WHERE user = 'app'"
+    my_cycle("- mysql_user: {name: app, host: '%', password: second-secret, column_case_sensitive: false}", hashes)
+    assert sql(hashes).strip() == "*" + hashlib.sha1(hashlib.sha1(b"second-secret").digest()).hexdigest().upper()
+    # login_* parameters: the app user may not read mysql.user; the error names the server's reason
+    denied = play("h2", f"- mysql_user: {{name: x, login_user: app, login_password: second-secret, login_host: {address}}}")
+    assert denied.returncode == 2 and "SELECT command denied to user 'app'" in denied.stdout, denied.stdout
+    assert "second-secret" not in denied.stdout + denied.stderr
+    wrong = play("h2", f"- mysql_db: {{name: appdb, login_user: app, login_password: wrong-pw, login_host: {address}}}")
+    assert wrong.returncode == 2 and "unable to connect to database" in wrong.stdout, wrong.stdout
+    # dump and import (always a change, as in community.mysql); the dump is complete and compressed
+    sql("CREATE TABLE appdb.t (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO appdb.t VALUES (1, 'one');")
+    moved = play("h2", "- mysql_db: {name: appdb, state: dump, target: /root/appdb.sql.gz}\n"
+                       "- mysql_db: {name: restored, state: import, target: /root/appdb.sql.gz}")  # fmt: skip
+    assert moved.returncode == 0 and recap(moved.stdout, "h2")["changed"] == 2, moved.stdout
+    assert sql("SELECT name FROM restored.t") == "one\n"
+    assert hosts.ssh("h2", "gzip -t /root/appdb.sql.gz && ls /root").stdout.split() == ["app.cnf", "appdb.sql.gz"]
+    # replication: the server is a primary (log-bin); made a replica of a primary that is not there
+    repl = play("h2", """
+    - mysql_replication: {mode: getprimary}
+      register: primary
+    - mysql_replication: {mode: changeprimary, master_host: 127.0.0.1, master_port: 1, master_user: repl, master_password: repl-secret, master_log_file: "{{ primary.File }}", master_log_pos: "{{ primary.Position }}"}
+      register: changed
+    - mysql_replication: {mode: getreplica}
+      register: replica
+    - assert:
+        that:
+          - primary.Is_Primary and primary.File.startswith('mysql-bin.')
+          - changed is changed and 'repl-secret' not in changed.queries[0]
+          - replica.Is_Replica and replica.Master_Host == '127.0.0.1' and replica.Master_Port == 1
+    - mysql_replication: {mode: resetreplicaall}
+    - mysql_replication: {mode: getreplica}
+      register: after
+    - assert: {that: [not after.Is_Replica]}
+    """)  # fmt: skip
+    assert repl.returncode == 0, repl.stdout
+    assert "repl-secret" not in repl.stdout + repl.stderr
+    checked = play("h2", "- mysql_replication: {mode: getreplica}", "--check")
+    assert checked.returncode == 0 and re.search(r"h2 .*skipped=1", checked.stdout), checked.stdout
+    # bad input names the key and the task's place; a bad privilege string fails before any change
+    bad = play("h2", "- mysql_user: {nam: x}")
+    assert bad.returncode != 0 and "nam" in bad.stdout + bad.stderr and "play" in bad.stdout + bad.stderr
+    bad_priv = play("h2", "- mysql_user: {name: y, priv: 'appdb.*:SELECT;DROP', column_case_sensitive: false}")
+    assert bad_priv.returncode == 2 and "Invalid privileges" in bad_priv.stdout, bad_priv.stdout
+    assert sql("SELECT COUNT(*) FROM mysql.user WHERE user = 'y'") == "0\n"
+    dropped = play("h2", "- mysql_user: {name: app, host: '%', state: absent}\n- mysql_db: {name: [appdb, restored], state: absent}")
+    assert dropped.returncode == 0 and recap(dropped.stdout, "h2")["changed"] == 2, dropped.stdout
+    assert sql("SELECT COUNT(*) FROM mysql.user WHERE user = 'app'") == "0\n"
+    hosts.ssh("h2", "service mariadb stop >/dev/null", check=True)  # no server left behind for other tests
