@@ -94,8 +94,9 @@ class DockerContainer(Module):
         query = head + (
             'orch_kv status "$status"; orch_kv have_hash "$have_hash"\n'
             + self._decide(args)
+            + '\n[ -z "$todo" ] || orch_kv todo "$todo"'  # a field: before the first section
             + '\norch_section container\n"$DOCKER" container inspect "$name" 2>/dev/null || echo "[]"\n'
-            'case "$todo" in "") return 0;; *) orch_kv todo "$todo"; return 10;; esac'
+            '[ -z "$todo" ] || return 10'
         )
         apply = (
             head
