@@ -105,7 +105,7 @@ def prelude(args: Mapping[str, Any]) -> str:
         # `~` is the home of the user the task runs as (Ansible expands it on the host)
         'case "$__mycf" in "~"|"~/"*) orch_ent passwd "$(id -un)"; __h=${__ent#*:*:*:*:*:}; '
         '__mycf="${__h%%:*}${__mycf#"~"}" ;; esac',
-        '[ -n "$__mycf" ] && [ -f "$__mycf" ] || __mycf=',
+        '__mycf0=$__mycf; [ -n "$__mycf" ] && [ -f "$__mycf" ] || __mycf=',
         "__mycnf=$(umask 077; mktemp) || exit 1",
         "trap 'rm -f \"$__mycnf\"' EXIT",
         "{ [ -z \"$__mycf\" ] || printf '!include %s\\n' \"$__mycf\"; printf '[client]\\n'; "
@@ -117,7 +117,7 @@ def prelude(args: Mapping[str, Any]) -> str:
         + quote(SESSION_SQL)
         + ' "$__mysql" | "$__myc" --defaults-file="$__mycnf" -B --connect-timeout='
         + str(int(args.get("connect_timeout") or 30))
-        + ' "$@"',
+        + ' "$@" || { __r=$?; printf \'orch-mysql-config=%s %s\\n\' "${__mycf:+found}" "$__mycf0" >&2; return $__r; }',
         "}",
     ]
     return "\n".join(lines)
@@ -156,38 +156,55 @@ def section_script(queries: Mapping[str, str], *, headers: bool = False) -> str:
     )
 
 
-def failure(stderr: str, rc: int, config_file: str) -> ModuleFailed:
-    """community.mysql's messages: a connection failure names the config file."""
+def failure(stderr: str, rc: int, config_file: str, *, missing_config: bool = True) -> ModuleFailed:
+    """community.mysql's messages: a connection failure names the config file (as the host
+    expanded it, reported by orch_mysql); with `missing_config` (mysql_db, mysql_replication) a
+    config file that is not there is named as the problem."""
+    found, _, path = next(
+        (
+            line.removeprefix("orch-mysql-config=")
+            for line in stderr.splitlines()
+            if line.startswith("orch-mysql-config=")
+        ),
+        " " + config_file,
+    ).partition(" ")
     # the client echoes a failing statement between dashed lines: it may hold a password hash
     errors = [line for line in stderr.splitlines() if line.startswith(("ERROR", "mysql:", "mariadb:"))]
     text = "\n".join(errors) if errors else stderr.strip().splitlines()[-1] if stderr.strip() else ""
     match = re.search(r"ERROR (\d+)", text)
     code = int(match[1]) if match else 0
     if code == 1045 or 2000 <= code < 3000:
+        if missing_config and not found:
+            return ModuleFailed(f"unable to find {path}. Exception message: {text}", rc=rc)
         return ModuleFailed(
             "unable to connect to database, check login_user and login_password are correct or "
-            f"{config_file} has the credentials. Exception message: {text}",
+            f"{path} has the credentials. Exception message: {text}",
             rc=rc,
         )
     return ModuleFailed(text or f"the mysql client failed with rc {rc}", rc=rc)
 
 
-def query(ctx: ModuleContext, args: Mapping[str, Any], body: str) -> str:
+def query(ctx: ModuleContext, args: Mapping[str, Any], body: str, *, missing_config: bool = True) -> str:
     """Run a read-only script (`body` after the prelude; it calls orch_mysql) and return its stdout."""
     result = ctx.query(prelude(args) + "\n" + body)
     if result.rc != 0:
-        raise failure(result.err, result.rc, str(args.get("config_file")))
+        raise failure(result.err, result.rc, str(args.get("config_file")), missing_config=missing_config)
     return result.out
 
 
-def apply(ctx: ModuleContext, args: Mapping[str, Any], body: str) -> str | None:
+def apply(
+    ctx: ModuleContext, args: Mapping[str, Any], body: str, *, missing_config: bool = True
+) -> str | None:
     """Run a changing script unless writes are not allowed (the engine decides); its stdout, or
     None when it did not run."""
     try:
         done = ctx.converge("return 10", prelude(args) + "\n" + body)
     except ModuleFailed as exc:
         raise failure(
-            exc.result.get("stderr") or exc.msg, int(exc.result.get("rc") or 1), str(args.get("config_file"))
+            exc.result.get("stderr") or exc.msg,
+            int(exc.result.get("rc") or 1),
+            str(args.get("config_file")),
+            missing_config=missing_config,
         ) from None
     return done.apply_out if done.applied else None
 

@@ -149,7 +149,7 @@ class MysqlReplication(Module):
             return {"changed": False, "queries": []}
         if result.rc != 0:
             if args["fail_on_error"]:
-                failed = my.failure(result.err, result.rc, str(args["config_file"]))
+                failed = my.failure(result.err, result.rc, str(args["config_file"]), missing_config=True)
                 raise ModuleFailed(f"{statement.split(' ')[0]} failed: {failed.msg}", rc=result.rc)
             return {"changed": False, "msg": undone_msg, "queries": [statement]}
         if result.out.strip():  # a warning or note: the driver community.mysql uses raises it
@@ -196,7 +196,7 @@ class MysqlReplication(Module):
         if result is None:
             return {"changed": False, "queries": []}
         if result.rc != 0:
-            failed = my.failure(result.err, result.rc, str(args["config_file"]))
+            failed = my.failure(result.err, result.rc, str(args["config_file"]), missing_config=True)
             raise ModuleFailed(f"{failed.msg}. Query == {head} TO {shown}", rc=result.rc)
         out: dict[str, Any] = {"changed": True, "queries": [query_shown]}
         if result.out.strip():
