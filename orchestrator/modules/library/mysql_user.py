@@ -463,11 +463,10 @@ class MysqlUser(Module):
             after.append(f"require: {tls}")
         if not sure and not maybe:
             return {**result, "changed": False, "msg": msg}
-        if sure or maybe:
-            if wanted is not None and (any(s.startswith(("GRANT", "REVOKE")) for s in sure) or maybe):
-                before.append(f"privileges: {show_privs(current)}")
-                after.append(f"privileges: {show_privs(expected_privs(current, wanted, args))}")
-            ctx.add_diff("\n".join(before) + "\n", "\n".join(after) + "\n", f"user {user}", f"user {user}")
+        if wanted is not None and (any(s.startswith(("GRANT", "REVOKE")) for s in sure) or maybe):
+            before.append(f"privileges: {show_privs(current)}")
+            after.append(f"privileges: {show_privs(expected_privs(current, wanted, args))}")
+        ctx.add_diff("\n".join(before) + "\n", "\n".join(after) + "\n", f"user {user}", f"user {user}")
         statements = [*log_bin, *sure, *maybe]
         if any(s.startswith("REVOKE") for s in statements):
             statements.append("FLUSH PRIVILEGES")
@@ -480,7 +479,6 @@ class MysqlUser(Module):
         if out is None:  # check mode: community.mysql reports every planned change
             return {**result, "changed": True, "msg": msg, "password_changed": password_changed}
         grants_after = parse_grants([r[0] or "" for r in my.rows(my.sections(out).get("grants", ""))])
+        # as in community.mysql, grants that left SHOW GRANTS as it was are no change (msg stays)
         changed = bool(sure) or grants_after != current
-        if not changed:
-            msg = "User unchanged"
         return {**result, "changed": changed, "msg": msg, "password_changed": password_changed}
