@@ -59,3 +59,18 @@ def test_delegate_to_a_host_outside_the_limit(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "web1 -> store1" in proc.stdout
     assert "ok=2 " in proc.stdout
+
+
+def test_assert_that_as_one_string_is_one_condition_even_with_commas(tmp_path: Path) -> None:
+    """Ansible's assert takes a string `that` as one condition; split on its commas (the list
+    type's rule) it was a template syntax error ("expected ','")."""
+    (tmp_path / "hosts").write_text("[all]\nlocal ansible_connection=local\n")
+    playbook = tmp_path / "p.yml"
+    playbook.write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - assert: {that: \"[1, 2] | select('eq', 1) | list | length == 1\"}\n"
+        "    - assert: {that: \"[1, 2] | length == 3\", fail_msg: three}\n"
+    )
+    proc = run_orch("play", str(playbook), "-i", str(tmp_path / "hosts"), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "ok=1 " in proc.stdout and "failed=1 " in proc.stdout and "three" in proc.stdout, proc.stdout

@@ -73,7 +73,8 @@ class Assert(Module):
     remote = False
     spec = ArgSpec(
         params={
-            "that": Param("list", required=True),
+            # raw: one string is one condition (Ansible), never split on its commas
+            "that": Param("raw", required=True),
             "fail_msg": Param("raw", aliases=("msg",)),
             "success_msg": Param("raw", default="All assertions passed"),
             "quiet": Param("bool", default=False),
@@ -81,7 +82,8 @@ class Assert(Module):
     )
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
-        for condition in args["that"]:
+        that = args["that"]
+        for condition in that if isinstance(that, list) else [that]:
             if not ctx.templar.is_true(condition, ctx.variables):
                 msg = args.get("fail_msg") or f"Assertion failed: {condition}"
                 raise ModuleFailed(str(msg), assertion=condition, evaluated_to=False)
