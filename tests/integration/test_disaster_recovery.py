@@ -1,17 +1,24 @@
 """Disaster recovery (issue 14) on real lab hosts, with the Catalogizer example (PostgreSQL, Redis,
 the api's uploads directory, nginx): backup sets with manifests, verification and copies off the
 host; retention over faked dates; a restore of the wrong set undone by its safety set; maintenance
-mode through nginx; and the drill: the server destroyed (`lab reset`), the backup store killed,
-recover.yml from the controller's copy brings every row, key and file back.
+mode through nginx; the nightly cron job copying its set to the backup store by itself; and the
+drill, twice: the server destroyed (`lab reset`), the app config changed since the backup,
+recover.yml from the backup store's copy replays the recorded release (not today's config) and
+brings every row, key and file back; destroyed again with the backup store killed too, from the
+controller's copy. One backup path holds spaces, quotes and unicode.
 
-Shares apps_fleet (and, when test_app_examples ran first, its Catalogizer deploy on h1); h2 is the
-backup store. Every check reads the hosts with the system ssh client, independent of orch.
+Shares apps_fleet (and, when test_app_examples ran first, its Catalogizer deploy on h1) with an
+inventory of its own (the example's plus host_vars/h1.yml); h2 is the backup store. Every check
+reads the hosts with the system ssh client, independent of orch.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shlex
+import shutil
+import tarfile
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +28,7 @@ from pathlib import Path
 from subprocess import CompletedProcess
 
 import pytest
+import yaml
 from test_app_examples import example_inventory, explain, play, psql
 
 from orchestrator.lab.system import LabError
@@ -29,6 +37,8 @@ from orchestrator.lab.testing import LabSession
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 APP = "/opt/catalogizer"
+# A backup path no shell may split or run: spaces, quotes, $( ), unicode.
+ODD = "/srv/catalogizer media/it's \"média\" $(touch /tmp/pwned) ☃"
 SECRETS = ("lab-postgres-password", "lab-redis-password", "lab-jwt-secret")
 
 
@@ -55,7 +65,10 @@ def drill(apps_fleet: tuple[LabSession, Path], tmp_path_factory: pytest.TempPath
     """Catalogizer running on h1: test_app_examples' deploy when it is still there, else (the other
     examples share its ports and remove every container) deployed here."""
     lab = apps_fleet[0]
-    inventory = example_inventory(apps_fleet, "catalogizer")
+    inventory = tmp_path_factory.mktemp("dr") / "catalogizer"
+    shutil.copytree(example_inventory(apps_fleet, "catalogizer"), inventory)
+    app_vars = yaml.safe_load((inventory / "group_vars" / "all.yml").read_text())
+    host_vars(inventory, {"backup_paths": [*app_vars["backup_paths"], ODD]})
     d = Drill(lab, inventory, tmp_path_factory.mktemp("orch-backups"))
     running = lab.ssh(1, "docker ps --format '{{.Names}}'").stdout.split()
     serving = lab.ssh(1, f"curl -fsS --max-time 5 http://{lab.address(1)}/health").stdout
@@ -69,12 +82,21 @@ def drill(apps_fleet: tuple[LabSession, Path], tmp_path_factory: pytest.TempPath
     return d
 
 
+def host_vars(inventory: Path, values: dict[str, object]) -> None:
+    """h1's own settings (host_vars/h1.yml), over the example's group_vars."""
+    path = inventory / "host_vars" / "h1.yml"
+    path.parent.mkdir(exist_ok=True)
+    old = yaml.safe_load(path.read_text()) if path.exists() else {}
+    path.write_text(yaml.safe_dump({**old, **values}, allow_unicode=True))
+
+
 def write_data(d: Drill, tag: str) -> None:
     """A row, a Redis key and an uploaded file named by `tag`."""
     psql(d.lab, 1, "create table if not exists notes (body text)")
     psql(d.lab, 1, f"insert into notes values ('note {tag}')")
     d.sh(f"docker exec catalogizer-redis-1 redis-cli set key:{tag} 'value {tag}' >/dev/null")
     d.sh(f"mkdir -p {APP}/data/uploads && head -c 20000 /dev/urandom > {APP}/data/uploads/{tag}.bin")
+    d.sh(f"mkdir -p -- {shlex.quote(ODD)} && head -c 3000 /dev/urandom > {shlex.quote(ODD + f'/{tag} file.bin')}")
 
 
 def fingerprint(d: Drill) -> dict[str, str]:
@@ -85,7 +107,9 @@ def fingerprint(d: Drill) -> dict[str, str]:
         '\'for k in $(redis-cli --scan | sort); do echo "$k=$(redis-cli get "$k")"; done\''
     )
     files = d.sh(f"cd {APP}/data && find . -type f | sort | xargs -r sha256sum")
-    return {"rows": rows, "keys": keys, "files": files}
+    odd = d.sh(f"cd {shlex.quote(ODD)} && find . -type f -print0 | sort -z | xargs -0 -r sha256sum")
+    assert odd and d.lab.ssh(1, "test -e /tmp/pwned").returncode == 1
+    return {"rows": rows, "keys": keys, "files": files, "odd": odd}
 
 
 def healthy(d: Drill) -> None:
@@ -116,6 +140,9 @@ def test_backup_set_verified_copied_off_the_host_and_pruned(drill: Drill) -> Non
         parts
     )
     assert re.search(r"^version \S+$", manifest, re.M) and f"id {set_id}" in manifest
+    # The odd path: verbatim at the end of its part's line, its files in the part.
+    [odd_part] = [p for p in parts.values() if p[1].startswith("files-srv_catalogizer_media_it")]
+    assert f"{' '.join(odd_part[:5])} {ODD}\n" in manifest, manifest
     assert d.sh(
         f"cd {on_host} && sha256sum -c SHA256SUMS && test -f VERIFIED && stat -c %a . db.sql.gz"
     ).split()[-2:] == ["700", "600"]
@@ -152,6 +179,38 @@ def test_backup_set_verified_copied_off_the_host_and_pruned(drill: Drill) -> Non
 
     expected = [n for n in every[:7] if age_days(n) <= 30]
     assert sorted(d.sh(listing).split(), reverse=True) == expected
+
+
+def test_the_nightly_job_copies_its_set_to_the_backup_store(drill: Drill) -> None:
+    """The cron job's own command line, run as cron runs it (a bare environment): the new set
+    arrives on the store, checked, with the key backup.yml set up; that key runs nothing else."""
+    d = drill
+    [job] = [line for line in d.sh("cat /etc/cron.d/catalogizer-backup").splitlines() if "backup.sh" in line]
+    command = job.split(None, 6)[6]  # minute hour day month weekday user COMMAND
+    assert command == f"{APP}/bin/backup.sh full >> /var/log/catalogizer/backup.log 2>&1"
+    cron_env = "env -i HOME=/root LOGNAME=root SHELL=/bin/sh PATH=/usr/bin:/bin"
+    run = d.lab.ssh(1, f"cd / && {cron_env} /bin/sh -c {shlex.quote(command)}", timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr + d.sh("tail -n 20 /var/log/catalogizer/backup.log")
+    log = d.sh("tail -n 30 /var/log/catalogizer/backup.log")
+    set_id = re.findall(r"stored (catalogizer-\d{8}T\d{6}Z-full)$", log, re.M)[-1]
+    assert d.sh(f"ls -1 {APP}/backups | grep -- -full$").split()[-1] == set_id
+    on_store = f"/var/backups/orch/h1/{set_id}"
+    d.sh(f"cd {on_store} && sha256sum --check --quiet SHA256SUMS && test -f VERIFIED", host=2)
+    assert d.sh(f"cat {on_store}/SHA256SUMS", host=2) == d.sh(f"cat {APP}/backups/{set_id}/SHA256SUMS")
+    assert d.sh(f"stat -c %a {on_store} {on_store}/MANIFEST", host=2).split() == ["700", "600"]
+
+    # On the store the key is restricted to backup-receive.sh; the store's host key is pinned.
+    [authorized] = [k for k in d.sh("cat /root/.ssh/authorized_keys", host=2).splitlines() if k.endswith(" orch-backup catalogizer@h1")]
+    assert authorized.startswith('restrict,command="sh /var/backups/orch/.bin/backup-receive.sh /var/backups/orch/h1 catalogizer 7 30" ssh-ed25519 ')
+    offsite = f"{APP}/backup-offsite"
+    ssh = f"ssh -T -F /dev/null -i {offsite}/id_ed25519 -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile={offsite}/known_hosts root@{d.lab.address(2)}"
+    shell = d.lab.ssh(1, f"{ssh} id; {ssh} receive ../../../etc/x", timeout=60)
+    assert shell.returncode == 1 and "uid=" not in shell.stdout, shell.stdout + shell.stderr
+    assert "expected 'receive <set id>'" in shell.stderr and "not a set of catalogizer" in shell.stderr
+    assert d.sh(f"stat -c %a {offsite} {offsite}/id_ed25519").split() == ["700", "600"]
+    pinned = d.sh(f"cut -d' ' -f1,3 {offsite}/known_hosts").splitlines()
+    store_keys = d.sh("cut -d' ' -f2 /etc/ssh/ssh_host_*_key.pub", host=2).splitlines()
+    assert sorted(pinned) == sorted(f"{d.lab.address(2)} {k}" for k in store_keys)
 
 
 def test_restore_of_the_wrong_set_is_undone_by_the_safety_set(drill: Drill) -> None:
@@ -329,7 +388,37 @@ def destroy(lab: LabSession, i: int) -> None:
             time.sleep(10)
 
 
-def test_drill_server_destroyed_store_killed_recover_from_the_controller_copy(drill: Drill) -> None:
+def the_record(d: Drill, set_id: str) -> tuple[str, dict[str, bytes]]:
+    """The release a set recorded (release.tar.gz in the controller's copy): its id and files."""
+    with tarfile.open(d.controller / "h1" / set_id / "release.tar.gz") as tar:
+        files = {
+            m.name: tar.extractfile(m).read()  # type: ignore[union-attr]
+            for m in tar.getmembers()
+            if m.isfile() and m.name.count("/") == 1
+        }
+    [release] = {name.split("/")[0] for name in files}
+    return release, {name.split("/", 1)[1]: data for name, data in files.items()}
+
+
+def recover(d: Drill, set_id: str, source: str) -> CompletedProcess[str]:
+    started = time.monotonic()
+    result = d.play("recover.yml", "-e", "recover_from=h1")
+    took = time.monotonic() - started
+    assert result.returncode == 0, explain(result)
+    printed = re.search(rf"h1 recovered in (\d+)s from {set_id} \({source} copy of h1\)", result.stdout)
+    assert printed, explain(result)
+    print(f"\nrecovery: {printed.group(0)} (wall {took:.0f}s)")
+    for what in (
+        "restored database catalogizer",
+        "restored redis redis (/data/dump.rdb)",
+        f"restored files {APP}/data",
+        f"restored files {ODD} (",
+    ):
+        assert what in result.stdout, explain(result)
+    return result
+
+
+def test_drill_server_destroyed_recovered_from_the_store_then_from_the_controller_copy(drill: Drill) -> None:
     d = drill
     write_data(d, "drill")
     want = fingerprint(d)
@@ -341,27 +430,56 @@ def test_drill_server_destroyed_store_killed_recover_from_the_controller_copy(dr
     backup = d.play("backup.yml")
     assert backup.returncode == 0, explain(backup)
     set_id = newest_set(backup.stdout)
+    release, record = the_record(d, set_id)
+    assert b"LOG_LEVEL=info\n" in record[".env"] and "mem_limit: 2g" in record["compose.yml"].decode()
 
-    destroy(d.lab, 1)  # the server is gone: a pristine Debian with sshd (no Docker, no app, no data)
+    # Since the backup, the app's config changed (log level, the api's memory limit): recovery
+    # replays the recorded release, not today's config.
+    app_vars = yaml.safe_load((d.inventory / "group_vars" / "all.yml").read_text())
+    app_vars["app_env"]["LOG_LEVEL"] = "debug"
+    app_vars["app_services"]["api"]["mem_limit"] = "1g"
+    host_vars(d.inventory, {"app_env": app_vars["app_env"], "app_services": app_vars["app_services"]})
+
+    # 1. The server is gone (a pristine Debian with sshd: no Docker, no app, no data); the sets
+    # are on the backup store (the controller's copy moved away: the store's is the one used).
+    destroy(d.lab, 1)
     assert d.lab.ssh(1, f"test -e {APP}").returncode == 1
-    d.lab.kill(2)  # and so is the backup store
+    aside = d.controller / "aside"
+    aside.mkdir()
+    shutil.move(d.controller / "h1", aside / "h1")
     try:
-        started = time.monotonic()
-        recover = d.play("recover.yml", "-e", "recover_from=h1")
-        took = time.monotonic() - started
+        recover(d, set_id, "store")
     finally:
-        d.lab.revive(2)
-    assert recover.returncode == 0, explain(recover)
-    printed = re.search(rf"h1 recovered in (\d+)s from {set_id} \(controller copy of h1\)", recover.stdout)
-    assert printed, explain(recover)
-    print(f"\nrecovery: {printed.group(0)} (wall {took:.0f}s)")
-    for what in (
-        "restored database catalogizer",
-        "restored redis redis (/data/dump.rdb)",
-        f"restored files {APP}/data",
-    ):
-        assert what in recover.stdout, explain(recover)
+        shutil.rmtree(d.controller / "h1", ignore_errors=True)  # (the store's set, fetched)
+        shutil.move(aside / "h1", d.controller / "h1")
     healthy(d)
     assert fingerprint(d) == want
+    # The recorded release runs: its compose file, .env and image IDs, byte for byte.
+    assert d.sh(f"readlink {APP}/current").strip() == f"releases/{release}"
+    for name in ("compose.yml", ".env", "images.txt", "bg.env", "VERSION"):
+        assert d.lab.ssh(1, f"cat {APP}/current/{name}", check=True).stdout.encode() == record[name], name
+    assert b"LOG_LEVEL=debug\n" in d.sh(f"cat {APP}/shared/.env").encode()  # today's, for the next deploy
+    color = re.search(rb"^BG_COLOR=(\w+)$", record["bg.env"], re.M).group(1).decode()  # type: ignore[union-attr]
+    api = f"catalogizer-api-{color}-1"
+    assert d.sh(f"docker inspect --format '{{{{.HostConfig.Memory}}}}' {api}").strip() == str(2 * 1024**3)
+    images = dict(line.split() for line in record["images.txt"].decode().splitlines())
+    for container in ("catalogizer-postgres-1", "catalogizer-redis-1", api, "catalogizer-nginx-1"):
+        running = d.sh(f"docker inspect --format '{{{{.Config.Image}}}} {{{{.Image}}}}' {container}").split()
+        assert images[running[0]] == running[1], container
+    # The new server's nightly copy works: a new key, the old one's line replaced on the store.
+    keys = d.sh("cat /root/.ssh/authorized_keys", host=2)
+    assert len([k for k in keys.splitlines() if k.endswith(" orch-backup catalogizer@h1")]) == 1
+    assert d.sh(f"cut -d' ' -f2 {APP}/backup-offsite/id_ed25519.pub").strip() in keys
+
+    # 2. Destroyed again, and the backup store killed too: the controller's copy.
+    destroy(d.lab, 1)
+    d.lab.kill(2)
+    try:
+        recover(d, set_id, "controller")
+    finally:
+        d.lab.revive(2)
+    healthy(d)
+    assert fingerprint(d) == want
+    assert d.lab.ssh(1, f"cat {APP}/current/.env", check=True).stdout.encode() == record[".env"]
     if tls is not None:  # the certificate and its HTTPS server came back with the set (backup_paths)
         assert served_certificate(d) == tls
