@@ -201,9 +201,11 @@ class TaskRunner:
         except ConnectError as exc:
             if self.aborted.is_set():
                 return self.interrupted_outcome(host, task, started)
-            result = self._result(
-                host, task, Status.UNREACHABLE, {"msg": exc.message, "unreachable": True}, started
-            )
+            data = {"msg": exc.message, "unreachable": True, "changed": False}
+            if task.register:  # (Ansible registers it too: ignore_unreachable tasks look at it)
+                with self.host_states[host].lock:
+                    self.host_states[host].runtime[task.register] = mark_unsafe(data)
+            result = self._result(host, task, Status.UNREACHABLE, data, started)
             return HostOutcome(result, unreachable=True)
         except OrchError as exc:
             # A no_log task's error may quote its data (e.g. a bad `loop` value): censor it too.

@@ -74,3 +74,21 @@ def test_assert_that_as_one_string_is_one_condition_even_with_commas(tmp_path: P
     proc = run_orch("play", str(playbook), "-i", str(tmp_path / "hosts"), cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "ok=1 " in proc.stdout and "failed=1 " in proc.stdout and "three" in proc.stdout, proc.stdout
+
+
+def test_an_unreachable_result_is_registered_for_ignore_unreachable_tasks(tmp_path: Path) -> None:
+    """ignore_unreachable: the play goes on and the registered result says unreachable (as in
+    Ansible; it was left unregistered, so `r.unreachable | default(false)` was always false)."""
+    (tmp_path / "hosts").write_text(
+        "[all]\nlocal ansible_connection=local\n"
+        "gone ansible_host=127.0.39.250 ansible_port=1 ansible_ssh_common_args='-o ConnectTimeout=5'\n"
+    )
+    playbook = tmp_path / "p.yml"
+    playbook.write_text(
+        "- hosts: local\n  gather_facts: false\n  tasks:\n"
+        "    - command: echo hi\n      delegate_to: gone\n      ignore_unreachable: true\n      register: r\n"
+        "    - assert: {that: [r.unreachable, \"r.msg != ''\"]}\n"
+    )
+    proc = run_orch("play", str(playbook), "-i", str(tmp_path / "hosts"), cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ok=1 " in proc.stdout and "skipped=1 " in proc.stdout, proc.stdout
