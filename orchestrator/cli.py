@@ -96,6 +96,14 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
         help="reuse SSH connections across runs: a per-user background process keeps each host's "
         "connection this long after the run (like ControlPersist; default 0 = off; `orch keeper`)",
     )
+    parser.add_argument(
+        "--no-pipelining",
+        dest="pipelining",
+        action="store_const",
+        const=False,
+        help="send each task to the host by itself instead of runs of independent tasks in one "
+        "round trip (for debugging; ORCH_PIPELINING=0; docs/pipelining.md)",
+    )
     parser.add_argument("-C", "--check", action="store_true", help="report what would change, change nothing")
     parser.add_argument("-D", "--diff", action="store_true", help="show the differences a change makes")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more output (-vv, -vvv)")
@@ -295,6 +303,7 @@ def _apply_config(args: argparse.Namespace) -> None:
         ("private_key_file", "private_key", "--private-key"),
         ("timeout", "timeout", "-T"),
         ("keep_connections", "keep_connections", "--keep-connections"),
+        ("pipelining", "pipelining", "--no-pipelining"),
         ("host_key_checking", "host_key_checking", "--host-key-checking"),
         ("become", "become", "-b"),
         ("become_user", "become_user", "--become-user"),
@@ -334,6 +343,7 @@ def _settings(args: argparse.Namespace) -> Any:
         check=args.check,
         diff=args.diff,
         task_timeout=args.task_timeout,
+        pipelining=bool(getattr(args, "pipelining", True)),
         connection=ConnectionDefaults(
             user=args.user,
             private_key_file=args.private_key,

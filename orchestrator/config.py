@@ -107,6 +107,9 @@ SETTINGS: tuple[Setting, ...] = (
             "--keep-connections",
             "orch: keep each host's SSH connection this many seconds after a run in a per-user "
             "background process, so the next run skips the login (0 = off)"),
+    Setting("pipelining", "orch", ("ORCH_PIPELINING",), "bool", True, "--no-pipelining",
+            "send runs of independent tasks to a host as one script, one round trip "
+            "(docs/pipelining.md); false: each task by itself"),
     Setting("ssh_args", "ssh_connection", ("ANSIBLE_SSH_ARGS",), "str", "", "",
             "ssh options orch understands (-o ProxyJump/-J, UserKnownHostsFile, StrictHostKeyChecking); "
             "host variables ansible_ssh_common_args add to them"),

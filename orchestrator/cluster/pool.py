@@ -297,6 +297,8 @@ def _dask_seconds(key: str, default: float) -> float:
 class ShardConnection(Connection):
     """A host's connection as the engine sees it; the real one lives in the shard's actor."""
 
+    supports_batch = False  # commands run on a worker, one at a time (no pipelining)
+
     def __init__(
         self, spec: ConnectionSpec, pool: ClusterConnectionPool, shard: Shard | None, group: str | None
     ):

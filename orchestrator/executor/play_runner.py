@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from orchestrator.errors import OrchError
 from orchestrator.events import Event, HostResult, Message, PlayStart, TaskStart
+from orchestrator.executor.pipeline import Pipeline, eligible
 from orchestrator.executor.task_runner import Frame, HostOutcome, TaskRunner, role_frame
 from orchestrator.modules.spec import is_templated, to_bool
 from orchestrator.playbook.actions import check_handlers, language_action
@@ -69,6 +70,7 @@ class PlayRunner:
         task_filter: Callable[[Task, Frame], bool],
         force_handlers: bool = False,
         play_frame: Frame,
+        pipelining: bool = False,
     ) -> None:
         self.play = play
         self.hosts = hosts
@@ -98,6 +100,14 @@ class PlayRunner:
         self._lock = threading.Lock()
         self._announced: set[int] = set()
         self.any_errors_fatal = to_bool(play.options.any_errors_fatal or False)
+        # Pipelining (executor/pipeline.py) runs hosts ahead of the play's decisions: not with the
+        # free strategy, any_errors_fatal or max_fail_percentage, which stop hosts after a task.
+        self.pipelining = (
+            pipelining
+            and play.strategy != "free"
+            and not self.any_errors_fatal
+            and play.max_fail_percentage is None
+        )
         self.handlers: list[tuple[Task, Frame]] = []
         self._handler_roles: set[str] = set()
         for handler in _play_handlers(play):
@@ -191,16 +201,48 @@ class PlayRunner:
     # -- walking task lists ----------------------------------------------------------------------
 
     def walk(self, items: Iterable[Task | Block], hosts: list[str], frame: Frame, batch: list[str]) -> None:
+        placed: list[tuple[Task | Block, Frame]] = []
         for item in items:
-            active = [h for h in hosts if self.state[h].active]
-            if not active or self.runner.aborted.is_set():
-                return
-            if isinstance(item, Block):
-                self._walk_block(item, active, frame, batch)
+            if isinstance(item, Task) and item.role is not None and item.role is not frame.role:
+                frame = role_frame(frame, item.role)  # the tasks of an import_role
+            placed.append((item, frame))
+        pipelines = self._pipelines(placed)
+        try:
+            for item, item_frame in placed:
+                active = [h for h in hosts if self.state[h].active]
+                if not active or self.runner.aborted.is_set():
+                    return
+                if isinstance(item, Block):
+                    self._walk_block(item, active, item_frame, batch)
+                else:
+                    self.run_task(item, active, item_frame, batch, pipeline=pipelines.get(id(item)))
+        finally:
+            for pipeline in set(pipelines.values()):
+                pipeline.close()
+
+    def _pipelines(self, placed: list[tuple[Task | Block, Frame]]) -> dict[int, Pipeline]:
+        """The runs of consecutive tasks that may be pipelined (executor/pipeline.py), by task id.
+        Tasks that tags leave out are not part of a run and do not end one."""
+        if not self.pipelining:
+            return {}
+        out: dict[int, Pipeline] = {}
+        run: list[tuple[Task, Frame]] = []
+
+        def close_run() -> None:
+            if len(run) > 1:
+                pipeline = Pipeline(self.runner, list(run))
+                out.update((id(task), pipeline) for task, _ in run)
+            run.clear()
+
+        for item, frame in placed:
+            if isinstance(item, Task) and not self.task_filter(item, frame):
+                continue
+            if isinstance(item, Task) and eligible(item, frame):
+                run.append((item, frame))
             else:
-                if item.role is not None and item.role is not frame.role:
-                    frame = role_frame(frame, item.role)  # the tasks of an import_role
-                self.run_task(item, active, frame, batch)
+                close_run()
+        close_run()
+        return out
 
     def _walk_block(self, block: Block, hosts: list[str], frame: Frame, batch: list[str]) -> None:
         if block.role is not None and block.role is not frame.role:
@@ -243,7 +285,13 @@ class PlayRunner:
             self._check_thresholds(batch, None, frame)
 
     def run_task(
-        self, task: Task, hosts: list[str], frame: Frame, batch: list[str], handler: bool = False
+        self,
+        task: Task,
+        hosts: list[str],
+        frame: Frame,
+        batch: list[str],
+        handler: bool = False,
+        pipeline: Pipeline | None = None,
     ) -> None:
         if not handler and not self.task_filter(task, frame):
             return
@@ -252,12 +300,14 @@ class PlayRunner:
             RUN_HANDLERS[language.name](self, task, hosts, frame, batch, handler)
             return
         self._announce(task, hosts, handler, frame)
-        failed = self._run_on(task, hosts, frame, batch)
+        failed = self._run_on(task, hosts, frame, batch, pipeline)
         # Like Ansible, thresholds are checked once the task is done on every host of the batch.
         if failed and not self._open_blocks():
             self._check_thresholds(batch, task, frame)
 
-    def _run_on(self, task: Task, hosts: list[str], frame: Frame, batch: list[str]) -> bool:
+    def _run_on(
+        self, task: Task, hosts: list[str], frame: Frame, batch: list[str], pipeline: Pipeline | None = None
+    ) -> bool:
         """Run the task on the hosts and record the results; True if a host newly failed."""
         run_once = frame.keyword("run_once", task.options)
         # add_host bypasses the host loop in Ansible: it runs once, for the first host
@@ -274,9 +324,9 @@ class PlayRunner:
                 if outcome.result.changed:
                     self._notify(task, other)
             return failed
+        run = pipeline.run if pipeline is not None else self.runner.run
         if len(hosts) == 1:
-            return self._record(task, hosts[0], self.runner.run(hosts[0], task, frame), frame, batch)
-        run = self.runner.run
+            return self._record(task, hosts[0], run(hosts[0], task, frame), frame, batch)
         throttle = frame.keyword("throttle", task.options)
         if throttle not in (None, "", 0, "0"):
             gate = threading.BoundedSemaphore(int(throttle))  # at most N hosts run this task at once

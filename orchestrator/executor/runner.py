@@ -176,6 +176,11 @@ class PlaybookRunner:
             task_filter=self._tag_filter,
             force_handlers=self.options.force_handlers,
             play_frame=frame,
+            # --step and --start-at-task decide task by task; a task timeout needs its own clock
+            pipelining=self.options.settings.pipelining
+            and self.options.step is None
+            and self.options.start_at_task is None
+            and self.options.settings.task_timeout is None,
         )
         play_runner.run()
         self.interrupted_hosts.update(play_runner.interrupted)

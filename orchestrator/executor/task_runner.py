@@ -15,6 +15,7 @@ from typing import Any
 from orchestrator import redact
 from orchestrator.errors import ConnectError, OrchError, TemplateError
 from orchestrator.executor.connections import ConnectionDefaults, ConnectionPool, become_spec, connection_spec
+from orchestrator.executor.pipeline import HostPipe, Planned
 from orchestrator.modules.base import Module, ModuleFailed, get_module
 from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.spec import to_bool, validate_args
@@ -102,6 +103,7 @@ class RunSettings:
     check: bool = False
     diff: bool = False
     task_timeout: float | None = None
+    pipelining: bool = True  # runs of independent tasks in one round trip (executor/pipeline.py)
     connection: ConnectionDefaults = field(default_factory=ConnectionDefaults)
 
 
@@ -150,6 +152,8 @@ class TaskRunner:
         self.basedir = basedir
         self.inventory_update = inventory_update
         self.aborted = aborted if aborted is not None else threading.Event()
+        # .pipe: the HostPipe (executor/pipeline.py) a worker thread plans or replays a task for
+        self.pipeline_local = threading.local()
 
     # -- variables ------------------------------------------------------------------------------
 
@@ -185,6 +189,9 @@ class TaskRunner:
         except OrchError:
             return task.display_name
         return f"{task.role.name} : {name}" if task.role else name
+
+    def _pipe(self) -> HostPipe | None:
+        return getattr(self.pipeline_local, "pipe", None)
 
     def _hostvars_of(self, host: str) -> Mapping[str, Any]:
         return self.variables(host, Frame())
@@ -363,7 +370,8 @@ class TaskRunner:
             item_results.append(replace(result, item_label=label_text if not no_log else "(censored)"))
             datas.append(dict(result.data))
         aggregate = self._aggregate(datas)
-        if task.register:
+        pipe = self._pipe()
+        if task.register and (pipe is None or not pipe.planning):
             with self.host_states[host].lock:
                 self.host_states[host].runtime[task.register] = mark_unsafe(aggregate)
         status = _status_of(aggregate)
@@ -515,7 +523,8 @@ class TaskRunner:
             return {"changed": False, "skipped": True, "msg": "remote module does not support check mode"}, []
         if check_mode and module.check_result is not None:
             return dict(module.check_result), []
-        ctx = ModuleContext(
+        pipe = self._pipe()
+        ctx = (pipe.new_context if pipe is not None else ModuleContext)(
             host=host,
             conn=None,  # type: ignore[arg-type]  # set below for remote modules
             become=None,
@@ -539,6 +548,8 @@ class TaskRunner:
             ctx.env = self._environment(frame, task, variables)
         try:
             data = module.run(ctx, args)
+        except Planned:
+            return {"changed": False}, []  # planning: the module's call is recorded, its result comes later
         except ModuleFailed as exc:
             data = {**exc.result, "failed": True, "msg": exc.msg}
         except TimeoutError as exc:
@@ -610,6 +621,9 @@ class TaskRunner:
         no_log: bool,
         register: bool = True,
     ) -> TaskResult:
+        pipe = self._pipe()
+        if pipe is not None and pipe.planning:
+            return self._result(host, task, _status_of(data), data, started)  # nothing is known yet
         if ("add_host" in data or "add_group" in data) and not data.get("failed") and self.inventory_update:
             # Ansible: changed when the inventory changed
             data["changed"] = self.inventory_update(host, data)
@@ -652,7 +666,8 @@ class TaskRunner:
 
     def _skipped(self, host: str, task: Task, started: float, reason: str) -> TaskResult:
         data = {"changed": False, "skipped": True, "skip_reason": reason}
-        if task.register:
+        pipe = self._pipe()
+        if task.register and (pipe is None or not pipe.planning):
             with self.host_states[host].lock:
                 self.host_states[host].runtime[task.register] = data
         return self._result(host, task, Status.SKIPPED, data, started)

@@ -141,6 +141,12 @@ class ModuleContext:
         os.replace(tmp, path)
         return True
 
+    def token(self) -> str:
+        """The random wire token of the next script (modules/wire.py). A method, so the engine can
+        run a module's Python twice over the same output, once to plan a pipelined task and once
+        to read its result, with the same token (executor/pipeline.py)."""
+        return new_token()
+
     def require(self, met: bool, msg: str) -> None:
         """Fail with `msg` when a precondition of the write (a user, a group) is not met, unless
         writes are not allowed: in check mode an earlier, simulated task may have met it."""
@@ -148,19 +154,24 @@ class ModuleContext:
             raise ModuleFailed(msg)
 
     def _run(self, script: str, stdin: bytes | None) -> Reply:
-        token = new_token()
-        result = self.conn.run(
-            token_preamble(token) + script,
-            stdin=stdin,
-            become=self.become,
-            env=self.env or None,
-            timeout=self.timeout,
-            library=LIBRARY,
-        )
+        token = self.token()
+        result = self._send(token_preamble(token) + script, stdin)
         return Reply(result.rc, result.stdout, result.stderr, token)
 
+    def _send(self, script: str, stdin: bytes | None) -> CommandResult:
+        """The one place a script leaves for the host (executor/pipeline.py's contexts override it)."""
+        return self.conn.run(
+            script, stdin=stdin, become=self.become, env=self.env or None, timeout=self.timeout, library=LIBRARY
+        )
+
     def converge(
-        self, query: str, apply: str, *, stdin: bytes | None = None, apply_is_result: bool = False
+        self,
+        query: str,
+        apply: str,
+        *,
+        stdin: bytes | None = None,
+        apply_is_result: bool = False,
+        last: bool = False,
     ) -> Converged:
         """Run query, and apply when query returned CHANGE_NEEDED and writes are allowed.
 
@@ -168,17 +179,24 @@ class ModuleContext:
         fragment runs under `set -e`, so its first failing command stops it. With
         `apply_is_result` (command, shell, script) apply runs as written and its exit status
         is returned in rc, not judged.
+
+        `last` promises that the module makes no further remote call after this one and fails
+        only when the exit status says so (not 0 or 10; with apply_is_result, not 0): then the
+        engine may let the host go on with the next tasks without waiting (executor/pipeline.py).
         """
         if apply_is_result:
             run_apply = "  ( __orch_apply ); exit $?\n"
         else:
             # Not `( ... ) || exit`: set -e is ignored inside a command whose status is tested.
             run_apply = f'  ( set -e; __orch_apply ); __a=$?; [ "$__a" = 0 ] || exit "$__a"\n  exit {CHANGE_NEEDED}\n'
+        # In check mode, and in a task the engine runs ahead of an undecided one (executor/
+        # pipeline.py sets __orch_hold), the change is reported, never made.
+        hold = f"exit {CHANGE_NEEDED}" if self.check_mode else f'[ -z "${{__orch_hold-}}" ] || exit {CHANGE_NEEDED}'
         script = (
             f"__orch_query() {{\n{query}\n}}\n__orch_apply() {{\n{apply}\n}}\n"
             "__orch_query; __q=$?\n"
             f'if [ "$__q" = {CHANGE_NEEDED} ]; then\n'
-            f"  {'exit ' + str(CHANGE_NEEDED) if self.check_mode else ':'}\n"
+            f"  {hold}\n"
             f"  orch_section {APPLY_SECTION}\n"
             f"{run_apply}"
             "fi\n"

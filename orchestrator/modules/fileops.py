@@ -158,11 +158,11 @@ def as_text(data: bytes) -> str | None:
     return data.decode("utf-8", "replace")
 
 
-def quiet_converge(ctx: ModuleContext, query: str, apply: str) -> Converged:
+def quiet_converge(ctx: ModuleContext, query: str, apply: str, *, last: bool = False) -> Converged:
     """ctx.converge for file modules: a failure reports its message and rc, not the key=value
     lines the query printed for the controller (Ansible's file modules fail with just `msg`)."""
     try:
-        return ctx.converge(query, apply)
+        return ctx.converge(query, apply, last=last)
     except ModuleFailed as exc:
         raise ModuleFailed(exc.msg, rc=exc.result.get("rc", 1)) from None
 
@@ -202,8 +202,10 @@ def put_content(
     diff: bool = True,
     make_parents: bool = False,
     follow: bool | None = None,
+    last: bool = True,
 ) -> dict[str, Any]:
-    """Converge `dest` to hold `data` with the wanted attributes, atomically.
+    """Converge `dest` to hold `data` with the wanted attributes, atomically. `last`: the caller
+    does nothing after it that can fail the task (see ModuleContext.converge).
 
     Used by copy, template and every editor. `src_name` (copy/template from a file): a dest
     that is a directory or ends in "/" gets the file under that name. A dest that is a symlink
@@ -266,7 +268,7 @@ return 0"""
 {write}
 else orch_apply_attrs "$d"; fi
 orch_statvars "$d"; orch_report_stat after_"""
-    converged = quiet_converge(ctx, query, apply)
+    converged = quiet_converge(ctx, query, apply, last=last)
     fields = converged.fields()
     old_content = converged.query.section(BEFORE_SECTION)
     before = None if old_content is None else old_content.decode("utf-8", "replace")

@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import abc
 import threading
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import ClassVar, TypeVar
 
 from orchestrator.errors import ConnectError
-from orchestrator.transport.shell import BecomeSpec, CommandResult, ShellLibrary, ShellSession
+from orchestrator.transport.shell import (
+    Batch,
+    BatchCommand,
+    BecomeSpec,
+    CommandResult,
+    ShellLibrary,
+    ShellSession,
+)
 
 # BecomeSpec and CommandResult are defined with the shell protocol that uses them; they are part
 # of this contract too.
+_T = TypeVar("_T")
+
 __all__ = ["BecomeSpec", "CommandResult", "Connection", "ConnectionSpec", "TransportStats"]
 
 
@@ -66,6 +76,8 @@ class TransportStats:
 class Connection(abc.ABC):
     """One host. Opens lazily on first use; all methods raise ConnectError when unreachable."""
 
+    supports_batch: ClassVar[bool] = True  # start_batch works (pipelining); a proxy may say no
+
     def __init__(self, spec: ConnectionSpec) -> None:
         self.spec = spec
         self.stats = TransportStats()
@@ -73,6 +85,7 @@ class Connection(abc.ABC):
         self._shells: dict[str | None, ShellSession] = {}  # login shell (None) and one per become user
         self.temp_files: set[str] = set()  # uploaded by this run: removed on interrupt
         self.aborted = False  # set by abort(): nothing new starts on this host
+        self._batch: Batch | None = None  # a pipelined batch whose output is still coming
 
     @property
     def lost_reason(self) -> str | None:
@@ -118,6 +131,7 @@ class Connection(abc.ABC):
         self.check_not_aborted()
         with self._lock:
             self.check_not_aborted()
+            self.finish_batch()
             try:
                 result, sent, received = self._shell(become).run(
                     script, stdin=stdin, env=env, timeout=timeout, library=library
@@ -128,6 +142,52 @@ class Connection(abc.ABC):
                 raise
             self.stats.count(sent=sent, received=received, round_trips=1)
             return result
+
+    def start_batch(
+        self, commands: list[BatchCommand], *, become: BecomeSpec | None = None, library: ShellLibrary | None = None
+    ) -> Batch:
+        """Send `commands` to the host in one round trip (executor/pipeline.py); the host runs them
+        in order in the shell of `become`. Read the results with batch_result(); the next run()
+        first reads what is left of the batch."""
+        self.check_not_aborted()
+        with self._lock:
+            self.check_not_aborted()
+            self.finish_batch()
+            batch = self._guarded(lambda: self._shell(become).start_batch(commands, library))
+            self._batch = batch
+            self.stats.count(sent=batch.sent, round_trips=1)
+            return batch
+
+    def batch_result(self, batch: Batch, index: int) -> CommandResult | None:
+        """Result `index` of `batch` (waiting for it); None when the host stopped before it."""
+        with self._lock:
+            if batch is not self._batch:
+                return batch.results[index] if index < len(batch.results) else None
+            before = batch.received
+            try:
+                return self._guarded(lambda: batch.result(index))
+            finally:
+                self.stats.count(received=batch.received - before)
+
+    def finish_batch(self) -> None:
+        """Read the rest of a batch in flight, so the shell is free for the next command."""
+        with self._lock:
+            batch, self._batch = self._batch, None
+            if batch is None or batch.ended:
+                return
+            before = batch.received
+            try:
+                self._guarded(batch.drain)
+            finally:
+                self.stats.count(received=batch.received - before)
+
+    def _guarded(self, work: Callable[[], _T]) -> _T:
+        try:
+            return work()
+        except ConnectError:
+            if self.lost_reason:
+                raise ConnectError(f"{self.spec.host}: {self.lost_reason}") from None
+            raise
 
     @abc.abstractmethod
     def put(self, data: bytes, remote_path: str, mode: int = 0o600) -> None:

@@ -148,6 +148,7 @@ class ShellSession:
         # session leader) as the first line of stderr; an interrupt kills that group.
         self.pid: int | None = None
         self._pid_pending = reports_pid
+        self._pid_line = bytearray()
 
     def run(
         self,
@@ -177,27 +178,147 @@ class ShellSession:
             if remaining is not None and remaining <= 0:
                 self.broken = True  # the command may still run; this shell is out of sync now
                 raise TimeoutError(f"command did not finish within {timeout:g}s")
-            try:
-                chunk_out, chunk_err = self.carrier.receive(remaining)
-            except EOFError:
-                self.broken = True
-                raise ConnectError(f"{self.host}: connection lost while running a command") from None
+            chunk_out, chunk_err = self.receive(remaining)
             if chunk_out:
                 out += chunk_out
                 if out_end < 0 and out.endswith(b"\n"):
                     out_end = out.rfind(end_out)
             if chunk_err:
                 err += chunk_err
-                if self._pid_pending and b"\n" in err:
-                    first, _, rest = bytes(err).partition(b"\n")
-                    self.pid = int(first) if first.strip().isdigit() else None
-                    self._pid_pending = False
-                    err = bytearray(rest)
                 if err_end < 0 and err.endswith(end_err):
                     err_end = len(err) - len(end_err)
         rc = int(out[out_end + len(end_out) :].strip() or b"0")
         result = CommandResult(rc=rc, stdout=bytes(out[:out_end]), stderr=bytes(err[:err_end]))
         return result, len(payload), len(out) + len(err)
+
+    def receive(self, timeout: float | None) -> tuple[bytes, bytes]:
+        """The next output of the shell, its PID line (if still expected) taken out of stderr."""
+        try:
+            chunk_out, chunk_err = self.carrier.receive(timeout)
+        except EOFError:
+            self.broken = True
+            raise ConnectError(f"{self.host}: connection lost while running a command") from None
+        if self._pid_pending and chunk_err:
+            self._pid_line += chunk_err
+            if b"\n" not in self._pid_line:
+                return chunk_out, b""
+            first, _, rest = bytes(self._pid_line).partition(b"\n")
+            self.pid = int(first) if first.strip().isdigit() else None
+            self._pid_pending = False
+            chunk_err = rest
+        return chunk_out, chunk_err
+
+    def start_batch(self, commands: list[BatchCommand], library: ShellLibrary | None = None) -> Batch:
+        """Send several commands in one write (one round trip); read their results in order
+        from the returned Batch, each as soon as the host has run it."""
+        token = "__ORCH_B" + secrets.token_hex(8)
+        define = library if library is not None and library.key not in self.defined else None
+        payload = wrap_batch(commands, token, define)
+        if define is not None:
+            self.defined.add(define.key)
+        self.carrier.send(payload)
+        return Batch(self, token, len(commands), len(payload))
+
+
+@dataclass(frozen=True)
+class BatchCommand:
+    """One command of a batch (ShellSession.start_batch).
+
+    hold: run with `__orch_hold` set, so ModuleContext.converge reports a change without making
+    it (the command runs ahead of one whose outcome the controller has not seen yet).
+    go_on: the exit statuses after which the host runs the rest of the batch; None: any.
+    """
+
+    script: str
+    stdin: bytes | None = None
+    env: Mapping[str, str] | None = None
+    hold: bool = False
+    go_on: tuple[int, ...] | None = None
+
+
+def wrap_batch(commands: list[BatchCommand], token: str, define: ShellLibrary | None = None) -> bytes:
+    """The bytes for one batch: each command in its own subshell as in wrap_command, its stdout
+    and stderr each ended by a frame line `<token> <index> <rc>` / `<token> <index>`; the first
+    status outside a command's go_on skips the rest; `<token> end` closes both streams. The token
+    is random per batch, so nothing a command prints can fake a frame."""
+    parts = [f"eval {quote(define.text)}; " if define is not None else "", "__orch_go=1; "]
+    for index, command in enumerate(commands):
+        exports = ""
+        for name, value in (command.env or {}).items():
+            if not _ENV_NAME.match(name):
+                raise ValueError(f"invalid environment variable name {name!r}")
+            exports += f"export {name}={quote(str(value))}; "
+        if command.stdin is not None:
+            feed, redirect = f"printf {printf_literal(command.stdin)} | ", ""
+        else:
+            feed, redirect = "", " </dev/null"
+        hold = "__orch_hold=1; " if command.hold else ""
+        stop = ""
+        if command.go_on is not None:
+            stop = f"case $__orch_r in {'|'.join(str(rc) for rc in command.go_on)}) ;; *) __orch_go=0 ;; esac; "
+        parts.append(
+            f'if [ "$__orch_go" = 1 ]; then {feed}( {exports}{hold}eval {quote(command.script)} ){redirect}; '
+            f"__orch_r=$?; printf '\\n{token} {index} %d\\n' \"$__orch_r\"; printf '\\n{token} {index}\\n' >&2; "
+            f"{stop}fi; "
+        )
+    parts.append(f"printf '\\n{token} end\\n'; printf '\\n{token} end\\n' >&2\n")
+    return "".join(parts).encode("utf-8", "surrogateescape")
+
+
+class Batch:
+    """The results of a batch, read from the shell in order as they arrive."""
+
+    def __init__(self, session: ShellSession, token: str, count: int, sent: int) -> None:
+        self.session = session
+        self.count = count
+        self.sent = sent
+        self.received = 0
+        self.results: list[CommandResult] = []
+        self.ended = False  # the end frame arrived: nothing more comes
+        self._out = bytearray()
+        self._err = bytearray()
+        tok = re.escape(token.encode())
+        self._out_frame = re.compile(rb"\n" + tok + rb" (\d+|end)(?: (-?\d+))?\n")
+        self._err_frame = re.compile(rb"\n" + tok + rb" (\d+|end)\n")
+
+    def result(self, index: int) -> CommandResult | None:
+        """The result of command `index`, waiting for it; None when the host stopped before it."""
+        while len(self.results) <= index and not self.ended:
+            self._next()
+        return self.results[index] if index < len(self.results) else None
+
+    def drain(self) -> None:
+        """Read everything up to the end frame (the shell is free for the next command then)."""
+        while not self.ended:
+            self._next()
+
+    def _next(self) -> None:
+        out_match = err_match = None
+        while True:
+            out_match = out_match or self._out_frame.search(self._out)
+            err_match = err_match or self._err_frame.search(self._err)
+            if out_match and err_match:
+                break
+            chunk_out, chunk_err = self.session.receive(None)
+            self.received += len(chunk_out) + len(chunk_err)
+            self._out += chunk_out
+            self._err += chunk_err
+        label = out_match[1]
+        if label != err_match[1]:
+            self.session.broken = True
+            raise ConnectError(f"{self.session.host}: the batch's output is out of order")
+        if label == b"end":
+            self.ended = True
+        else:
+            self.results.append(
+                CommandResult(
+                    rc=int(out_match[2] or b"0"),
+                    stdout=bytes(self._out[: out_match.start()]),
+                    stderr=bytes(self._err[: err_match.start()]),
+                )
+            )
+        del self._out[: out_match.end()]
+        del self._err[: err_match.end()]
 
 
 # The login shell of a connection: report the PID (see ShellSession.pid), sweep upload temp files

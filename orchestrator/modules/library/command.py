@@ -57,7 +57,7 @@ class CommandBase(Module):
         started = datetime.now()
         t0 = time.monotonic()
         result = ctx.converge(
-            query, apply, stdin=stdin.encode() if stdin is not None else None, apply_is_result=True
+            query, apply, stdin=stdin.encode() if stdin is not None else None, apply_is_result=True, last=True
         )
         delta = time.monotonic() - t0
         out, err = result.apply_out, result.stderr

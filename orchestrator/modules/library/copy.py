@@ -95,7 +95,9 @@ class Copy(Module):
             data = content.encode("utf-8", "surrogateescape")
             if args["dest"].endswith("/"):
                 raise ModuleFailed("can not use content with a dir as dest")
-            return self._checked(args, put_content(ctx, resolve_mode(args, None), data, args["dest"]))
+            # a checksum to verify fails the task after the write: not `last`
+            last = not args.get("checksum")
+            return self._checked(args, put_content(ctx, resolve_mode(args, None), data, args["dest"], last=last))
         path = ctx.find_file(args["src"])
         if os.path.isdir(path):
             return self._directory(ctx, args, path)
@@ -103,7 +105,8 @@ class Copy(Module):
         name = args.get("_original_basename") or os.path.basename(path)
         dest = args["dest"]
         result = put_content(
-            ctx, resolve_mode(args, path), data, dest, name, make_parents=dest.endswith("/")
+            ctx, resolve_mode(args, path), data, dest, name, make_parents=dest.endswith("/"),
+            last=not args.get("checksum"),
         )
         result["src"] = args["src"]
         return self._checked(args, result)

@@ -66,7 +66,7 @@ class Group(Module):
             f"force={'1' if args['force'] else ''} system={'1' if args['system'] else ''} "
             f"non_unique={'1' if args['non_unique'] else ''}\n"
         )
-        converged = ctx.converge(header + _QUERY, header + _APPLY)
+        converged = ctx.converge(header + _QUERY, header + _APPLY, last=True)
         before = converged.fields().get("before_gid", "")
         after = converged.apply.fields.get("after_gid", "")
         result: dict[str, Any] = {"changed": converged.changed, "name": name, "state": args["state"]}
