@@ -47,6 +47,8 @@ class Shard:
 
 
 class ClusterConnectionPool(ConnectionPool):
+    supports_batch = False  # the workers run a host's commands one at a time (no pipelining)
+
     def __init__(
         self,
         client: Any,

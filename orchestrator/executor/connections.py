@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from orchestrator.modules.spec import to_bool
 from orchestrator.transport.base import BecomeSpec, Connection, ConnectionSpec
@@ -126,6 +126,8 @@ def become_spec(
 
 class ConnectionPool:
     """One Connection per distinct ConnectionSpec for the whole run (usually one per host)."""
+
+    supports_batch: ClassVar[bool] = True  # its connections take pipelined batches
 
     def __init__(self, keep_connections: float = 0.0) -> None:
         self._lock = threading.Lock()

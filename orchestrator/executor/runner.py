@@ -178,6 +178,7 @@ class PlaybookRunner:
             play_frame=frame,
             # --step and --start-at-task decide task by task; a task timeout needs its own clock
             pipelining=self.options.settings.pipelining
+            and self.pool.supports_batch
             and self.options.step is None
             and self.options.start_at_task is None
             and self.options.settings.task_timeout is None,

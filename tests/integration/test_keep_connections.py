@@ -95,7 +95,8 @@ def test_second_run_makes_no_new_login(lab: LabSession, tmp_path: Path, keeper: 
     assert _accepted(lab) == before
     transport = json.loads((tmp_path / "out.json").read_text())["transport"]
     assert all(transport[f"h{i}"]["connections"] == 0 for i in hosts), transport
-    assert all(transport[f"h{i}"]["round_trips"] >= 3 for i in hosts), transport
+    # the copy and the first command in one pipelined batch, the become task by itself
+    assert all(transport[f"h{i}"]["round_trips"] >= 2 for i in hosts), transport
 
     status = run_orch("keeper", env={"ORCH_KEEPER_DIR": str(keeper)})
     assert f"{len(hosts)} connection(s) kept" in status.stdout, status.stdout

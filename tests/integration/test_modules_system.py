@@ -530,7 +530,13 @@ def test_a_no_op_run_costs_one_round_trip_per_task(
     """
     assert play("h1", tasks).returncode == 0
     out = tmp_path / "rt.json"
-    again = play("h1", tasks, "--json", str(out))
+    again = play("h1", tasks, "--json", str(out), "--no-pipelining")
     assert again.returncode == 0 and recap(again.stdout, "h1")["changed"] == 0, again.stdout
     figures = json.loads(out.read_text())["transport"]["h1"]
     assert figures["round_trips"] == 12, figures
+    # pipelined (the default, docs/pipelining.md): the first ten tasks in one batch, then
+    # wait_for and uri (a run of one) by themselves
+    again = play("h1", tasks, "--json", str(out))
+    assert again.returncode == 0 and recap(again.stdout, "h1")["changed"] == 0, again.stdout
+    figures = json.loads(out.read_text())["transport"]["h1"]
+    assert figures["round_trips"] == 3, figures
