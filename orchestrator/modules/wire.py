@@ -12,7 +12,8 @@ A module script's stdout is fields, then any number of named sections:
 `<token>` is random for every script run (ModuleContext puts it in $__orch_wire before the
 script starts), so nothing a script prints - a file's content, a command's output - can forge a
 section line: it would have to know a token chosen after it was written. Fields are read only
-from the part before the first section, so section content never becomes a field either.
+from the part before the first section, so section content never becomes a field either (and a
+script prints its fields first: an orch_kv after orch_section is part of that section).
 
 A part of the output can be taken as a whole output of its own (WireOutput.split): converge
 uses that to keep its query's output and its apply step's output apart.
