@@ -23,6 +23,7 @@ from typing import Any
 from orchestrator.modules.base import ModuleFailed
 from orchestrator.modules.context import ModuleContext
 from orchestrator.modules.spec import Param
+from orchestrator.modules.wire import WireOutput
 from orchestrator.transport.shell import quote
 
 # community.mysql's mysql_common_argument_spec.
@@ -134,24 +135,18 @@ def rows(text: str) -> list[list[str | None]]:
     return [[decode_field(f) for f in line.split("\t")] for line in text.splitlines()]
 
 
-def sections(text: str) -> dict[str, str]:
-    """The output of a script that printed `@@name` lines between its queries: name -> text."""
-    out: dict[str, str] = {}
-    name = ""
-    for line in text.splitlines(keepends=True):
-        if line.startswith("@@") and line.strip()[2:].isidentifier():
-            name = line.strip()[2:]
-            out[name] = ""
-        elif name:
-            out[name] += line
-    return out
+def sections(output: WireOutput) -> dict[str, str]:
+    """The sections of a script built with section_script (orch_section NAME before each query's
+    rows): name -> text."""
+    return {name: data.decode("utf-8", "replace") for name, data in output.sections}
 
 
 def section_script(queries: Mapping[str, str], *, headers: bool = False) -> str:
-    """Shell that prints `@@name` then the rows of each query (stopping at the first failure)."""
+    """Shell that opens section `name` then prints the rows of each query (stopping at the first
+    failure)."""
     flag = "" if headers else " -N"
     return "\n".join(
-        f"printf '@@%s\\n' {name} && orch_mysql {quote(sql)}{flag} || exit $?"
+        f"orch_section {name} && orch_mysql {quote(sql)}{flag} || exit $?"
         for name, sql in queries.items()
     )
 
@@ -184,18 +179,20 @@ def failure(stderr: str, rc: int, config_file: str, *, missing_config: bool = Tr
     return ModuleFailed(text or f"the mysql client failed with rc {rc}", rc=rc)
 
 
-def query(ctx: ModuleContext, args: Mapping[str, Any], body: str, *, missing_config: bool = True) -> str:
-    """Run a read-only script (`body` after the prelude; it calls orch_mysql) and return its stdout."""
+def query(
+    ctx: ModuleContext, args: Mapping[str, Any], body: str, *, missing_config: bool = True
+) -> WireOutput:
+    """Run a read-only script (`body` after the prelude; it calls orch_mysql) and return its output."""
     result = ctx.query(prelude(args) + "\n" + body)
     if result.rc != 0:
         raise failure(result.err, result.rc, str(args.get("config_file")), missing_config=missing_config)
-    return result.out
+    return result.wire
 
 
 def apply(
     ctx: ModuleContext, args: Mapping[str, Any], body: str, *, missing_config: bool = True
-) -> str | None:
-    """Run a changing script unless writes are not allowed (the engine decides); its stdout, or
+) -> WireOutput | None:
+    """Run a changing script unless writes are not allowed (the engine decides); its output, or
     None when it did not run."""
     try:
         done = ctx.converge("return 10", prelude(args) + "\n" + body)
@@ -206,7 +203,7 @@ def apply(
             str(args.get("config_file")),
             missing_config=missing_config,
         ) from None
-    return done.apply_out if done.applied else None
+    return done.apply if done.applied else None
 
 
 def server_version(text: str) -> tuple[str, tuple[int, ...]]:

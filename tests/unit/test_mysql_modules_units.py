@@ -13,6 +13,7 @@ from orchestrator.modules.base import ModuleFailed, get_module
 from orchestrator.modules.library.mysql_user import native_hash, parse_grants, plan_privs, unpack_privs
 from orchestrator.modules.mysql_common import decode_field, literal, option_value, sections
 from orchestrator.modules.spec import validate_args
+from orchestrator.modules.wire import new_token, parse
 
 community = pytest.importorskip("ansible_collections.community.mysql.plugins.module_utils.user")
 
@@ -135,4 +136,5 @@ def test_quoting() -> None:
     assert literal("it's \\ \n") == "'it\\'s \\\\ \\n'"
     assert option_value('a"b\\c#d') == '"a\\"b\\\\c#d"'
     assert decode_field("a\\tb\\\\n") == "a\tb\\n" and decode_field("NULL") is None
-    assert sections("x\n@@one\n1\n2\n@@two\n") == {"one": "1\n2\n", "two": ""}
+    token = new_token()
+    assert sections(parse(f"x\n\n{token} one\n1\n2\n\n{token} two\n", token)) == {"one": "1\n2\n", "two": ""}

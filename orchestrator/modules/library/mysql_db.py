@@ -136,7 +136,7 @@ class MysqlDb(Module):
             if state == "import" and not all_databases
             else []
         )
-        return {**result, "changed": True, "msg": msg, "executed_commands": executed}
+        return {**result, "changed": True, "msg": msg.head_text, "executed_commands": executed}
 
     @staticmethod
     def _dump(

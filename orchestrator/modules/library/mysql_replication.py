@@ -111,21 +111,21 @@ class MysqlReplication(Module):
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
         mode = args["mode"]
-        version_text = my.query(ctx, args, "orch_mysql 'SELECT VERSION()' -N").strip()
+        version_text = my.query(ctx, args, "orch_mysql 'SELECT VERSION()' -N").head_text.strip()
         kind, version = my.server_version(version_text)
         terms = _terms(kind, version)
         name = f" {my.literal(args['connection_name'])}" if args.get("connection_name") else ""
         channel = f" FOR CHANNEL {my.literal(args['channel'])}" if args.get("channel") else ""
 
         if mode == "getprimary":
-            status = status_row(my.query(ctx, args, f"orch_mysql {quote(terms['primary_status'])}"))
+            status = status_row(my.query(ctx, args, f"orch_mysql {quote(terms['primary_status'])}").head_text)
             if status and "File" in status and "Position" in status:
                 return {"changed": False, "queries": [], **status, "Is_Primary": True}
             return {"changed": False, "queries": [], "Is_Primary": False,
                     "msg": "Server is not configured as mysql primary. Meaning: Binary logs are disabled"}  # fmt: skip
         if mode == "getreplica":
             sql = f"SHOW {terms['replica']}{name} STATUS{channel}"
-            status = status_row(my.query(ctx, args, f"orch_mysql {quote(sql)}"))
+            status = status_row(my.query(ctx, args, f"orch_mysql {quote(sql)}").head_text)
             if status and ("Slave_IO_Running" in status or "Replica_IO_Running" in status):
                 return {"changed": False, "queries": [], **status, "Is_Replica": True}
             return {

@@ -326,7 +326,7 @@ class MysqlUser(Module):
             "hosts": f"SELECT host FROM mysql.user WHERE user = {my.literal(user)}",
             "auths": f"SELECT plugin, authentication_string FROM mysql.user WHERE user = {my.literal(user)} GROUP BY plugin, authentication_string",
         }) + f"\nif [ -n \"$(orch_mysql {quote('SELECT 1 FROM mysql.user WHERE ' + where)} -N)\" ]; then"
-            f" printf '@@grants\\n'; orch_mysql {quote(f'SHOW GRANTS FOR {acct}')} -N || exit $?; fi"))  # fmt: skip
+            f" orch_section grants; orch_mysql {quote(f'SHOW GRANTS FOR {acct}')} -N || exit $?; fi"))  # fmt: skip
         kind, version = my.server_version(info["version"].strip())
         if (kind == "mariadb" and version < (10, 2)) or (kind == "mysql" and version < (5, 7)):
             raise ModuleFailed(
@@ -380,7 +380,7 @@ class MysqlUser(Module):
     def _sql_script(statements: list[str], *, then_grants: str = "") -> str:
         body = f"orch_mysql {quote(';'.join(statements) + ';')} -N"
         if then_grants:
-            body += f"\nprintf '@@grants\\n'; orch_mysql {quote(then_grants)} -N"
+            body += f"\norch_section grants; orch_mysql {quote(then_grants)} -N"
         return body
 
     def _add(
