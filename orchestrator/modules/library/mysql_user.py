@@ -332,7 +332,7 @@ class MysqlUser(Module):
             raise ModuleFailed(
                 f"mysql_user needs MySQL >= 5.7 or MariaDB >= 10.2; the server is {info['version'].strip()}"
             )
-        account_row = (my.rows(info["account"]) or [None])[0]
+        account_row = next(iter(my.rows(info["account"])), None)
         hosts = [r[0] or "" for r in my.rows(info.get("hosts", ""))]
         exists = bool(hosts) if args["host_all"] else account_row is not None
         log_bin = [] if args["sql_log_bin"] else ["SET SQL_LOG_BIN=0"]
@@ -363,6 +363,7 @@ class MysqlUser(Module):
             raise ModuleFailed("host_all is supported with state=absent only here")
         # community.mysql reads the account's attributes on this path: {} when the server has none
         result["attributes"] = {} if kind == "mariadb" or version < (8, 0, 21) else None
+        assert account_row is not None  # here the account exists, and host_all is refused above
         return self._mod(
             ctx, args, acct, user, password, encrypted, wanted, tls, account_row, info, log_bin, result
         )
