@@ -163,20 +163,20 @@ class ReplayContext(ModuleContext):
         return super().token()
 
     def put(self, data: bytes, path: str, mode: int = 0o600) -> bool:
-        self.pipe.go_live()
+        self.pipe.go_live(writing=True)
         return super().put(data, path, mode)
 
     def put_temp(
         self, data: bytes, *, prefix: str = ".orch-upload-", suffix: str = "", mode: int = 0o600
     ) -> str:
-        self.pipe.go_live()
+        self.pipe.go_live(writing=True)
         return super().put_temp(data, prefix=prefix, suffix=suffix, mode=mode)
 
     def _send(self, script: str, stdin: bytes | None) -> CommandResult:
         result = self.pipe.deliver(self, script, stdin)
         if result is not None:
             return result
-        self.pipe.go_live()
+        self.pipe.go_live(writing=True)
         return super()._send(script, stdin)
 
 
@@ -201,6 +201,10 @@ class HostPipe:
         self._become: BecomeSpec | None = None
         self._holding = False
         self._cut = False
+        # Set once a batch on this host had to give way to a write (a held change, a further
+        # call): the host is converging, so held commands would mostly be sent again; batches
+        # end at the first undecided task instead of carrying a held tail.
+        self.converging = False
 
     # -- what TaskRunner asks -----------------------------------------------------------------
 
@@ -240,6 +244,8 @@ class HostPipe:
             result = self.conn.batch_result(self.batch, first.index)
         except Exception:  # the host is lost: the task finds out by itself
             result = None
+        if result is not None and _held_change(first, result):
+            self.converging = True
         if result is None or _held_change(first, result):
             # the host stopped before this task (after a failure it ignored), or held the change
             # this task has to make: plan again from here, with this task first and writing
@@ -277,6 +283,8 @@ class HostPipe:
                     break
                 self.planned_upto = position + 1
                 if self._cut:
+                    if len(self._commands) == before:
+                        self.planned_upto = position  # nothing of it sent: the next batch starts with it
                     break
                 if task.register or task.failed_when is not None:
                     self._holding = True
@@ -313,7 +321,7 @@ class HostPipe:
         if (
             not getattr(conn, "supports_batch", False)
             or not same_shell
-            or (kind == "change" and self._holding)
+            or (self._holding and (kind == "change" or self.converging))
         ):
             self._cut = True
             return
@@ -354,8 +362,11 @@ class HostPipe:
         self.next_index += 1
         return result
 
-    def go_live(self) -> None:
-        """Drop what is left of the batch: the host may change now, later results would be stale."""
+    def go_live(self, writing: bool = False) -> None:
+        """Drop what is left of the batch: the host may change now, later results would be stale.
+        `writing`: a task's own call goes to the host (see `converging`)."""
+        if writing and self.valid:
+            self.converging = True
         self.valid = False
         if self.conn is not None:
             with contextlib.suppress(Exception):  # a lost host fails the call that comes next
