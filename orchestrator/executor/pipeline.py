@@ -176,6 +176,9 @@ class ReplayContext(ModuleContext):
         result = self.pipe.deliver(self, script, stdin)
         if result is not None:
             return result
+        error, self.pipe.start_error = self.pipe.start_error, None
+        if error is not None:
+            raise error
         self.pipe.go_live(writing=True)
         return super()._send(script, stdin)
 
@@ -205,6 +208,7 @@ class HostPipe:
         # call): the host is converging, so held commands would mostly be sent again; batches
         # end at the first undecided task instead of carrying a held tail.
         self.converging = False
+        self.start_error: Exception | None = None  # why the last batch could not be sent
 
     # -- what TaskRunner asks -----------------------------------------------------------------
 
@@ -266,6 +270,7 @@ class HostPipe:
 
     def _plan_and_send(self, start: int) -> None:
         self.go_live()
+        self.start_error = None
         self.slots, self.tokens, self._commands = {}, {}, []
         self.conn, self._become, self._holding, self._cut = None, None, False, False
         self.planning = True
@@ -296,9 +301,10 @@ class HostPipe:
             try:
                 self.batch = self.conn.start_batch(self._commands, become=self._become, library=_library())
                 self.valid = True
-            except Exception:
-                # cannot connect or become: each task meets the error itself, as one by one
-                self.slots = {}
+            except Exception as exc:
+                # cannot connect or become: the first task that reaches the host gets the error,
+                # as one by one (no second login or sudo attempt)
+                self.slots, self.start_error = {}, exc
         elif self.planned_upto > start:
             self.valid = True  # nothing to send (skipped tasks): the tasks run from here
 
