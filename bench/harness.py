@@ -47,9 +47,12 @@ REPO = Path(__file__).resolve().parents[1]
 WORKLOAD = REPO / "bench" / "workload"
 PLAYBOOK = WORKLOAD / "site.yml"
 PYINFRA_DEPLOY = WORKLOAD / "deploy.py"
+# orch-1by1: orch with --no-pipelining (one round trip per task, as before task pipelining).
 # orch-keep: orch with --keep-connections; its converge logs in (and leaves the connections with
 # the keeper), its no-op reuses them: the edit-run-edit case. The keeper's CPU is counted.
-TOOLS = ("orch", "orch-keep", "pyinfra", "ansible")
+# floor: one SSH connection and one round trip per host (bench/floor.py), what every tool pays.
+TOOLS = ("floor", "orch", "orch-1by1", "orch-keep", "pyinfra", "ansible")
+ORCH_TOOLS = ("orch", "orch-1by1", "orch-keep")
 KEEP_SECONDS = 120
 CLUSTER_TOOL = "orch@local:"  # + W: orch play --cluster local:W (see Config.cluster)
 PHASES = ("converge", "noop")
@@ -338,7 +341,7 @@ class Bench:
         env = tool_env()
         json_out = work / f"{tool}-{phase}.json"
         keeper_before = 0.0
-        if tool in ("orch", "orch-keep") or tool.startswith(CLUSTER_TOOL):
+        if tool in ORCH_TOOLS or tool.startswith(CLUSTER_TOOL):
             argv = [
                 sys.executable,
                 "-m",
@@ -349,13 +352,20 @@ class Bench:
                 str(files["inventory"]),
             ]
             argv += ["--forks", str(n), "--json", str(json_out)]
-            if tool.startswith(CLUSTER_TOOL):  # the LocalCluster's workers are the run's children: measured too
+            if tool.startswith(
+                CLUSTER_TOOL
+            ):  # the LocalCluster's workers are the run's children: measured too
                 argv += ["--cluster", tool.removeprefix("orch@")]
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
+            if tool == "orch-1by1":
+                argv += ["--no-pipelining"]
             if tool == "orch-keep":
                 argv += ["--keep-connections", str(KEEP_SECONDS)]
                 env["ORCH_KEEPER_DIR"] = str(self._keeper_dir())
                 keeper_before = self._keeper_cpu()
+        elif tool == "floor":
+            argv = [sys.executable, "-m", "bench.floor", str(files["inventory"])]
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
         elif tool == "pyinfra":
             argv = [_venv_tool("pyinfra"), str(files["pyinfra_inventory"]), str(PYINFRA_DEPLOY)]
             argv += ["-y", "--parallel", str(n), "--group-data", str(work / "group_data")]
@@ -395,7 +405,7 @@ class Bench:
             ]
             m.round_trip_source = "orch --json"
         m.changed = _changed(tool, log.read_text(errors="replace"))
-        if phase == "converge":
+        if phase == "converge" and tool != "floor":  # the floor changes nothing
             m.verified = all(self._verify(i) for i in sorted({1, n}))
         return m
 
@@ -526,10 +536,11 @@ def table(measures: Sequence[Measure], items: int) -> str:
         "converge s",
         "no-op s",
         "x orch (conv / no-op)",
+        "x floor (conv / no-op)",
         "CPU s (conv / no-op)",
         "peak RSS MB",
         "SSH conns/host (conv / no-op)",
-        f"round trips/host, no-op (per task, {items} tasks)",
+        f"round trips/host, conv / no-op (no-op per task, {items} tasks)",
         "ok",
     ]
     rows = [head, ["---"] * len(head)]
@@ -539,13 +550,20 @@ def table(measures: Sequence[Measure], items: int) -> str:
         noop = _get(measures, tool, n, network, "noop")
         base_c = _get(measures, "orch", n, network, "converge")
         base_n = _get(measures, "orch", n, network, "noop")
+        floor_c = _get(measures, "floor", n, network, "converge")
+        floor_n = _get(measures, "floor", n, network, "noop")
         ratio = "-"
-        if tool != "orch" and base_c and base_n and conv and noop and base_c.ok and base_n.ok:
+        if tool not in ("orch", "floor") and base_c and base_n and conv and noop and base_c.ok and base_n.ok:
             ratio = f"{conv.wall / base_c.wall:.1f} / {noop.wall / base_n.wall:.1f}"
+        over_floor = "-"
+        if tool != "floor" and floor_c and floor_n and conv and noop and floor_c.ok and floor_n.ok:
+            over_floor = f"{conv.wall / floor_c.wall:.1f} / {noop.wall / floor_n.wall:.1f}"
         rt = "-"
         if noop and noop.round_trips_per_host:
             per_host = sum(noop.round_trips_per_host) / len(noop.round_trips_per_host)
             rt = f"{per_host:.0f} ({per_host / items:.2f}, {noop.round_trip_source})"
+            if conv and conv.round_trips_per_host:
+                rt = f"{sum(conv.round_trips_per_host) / len(conv.round_trips_per_host):.0f} / {rt}"
         ok = all(m is not None and m.ok for m in (conv, noop))
         rows.append(
             [
@@ -555,6 +573,7 @@ def table(measures: Sequence[Measure], items: int) -> str:
                 _fmt(conv, "wall"),
                 _fmt(noop, "wall"),
                 ratio,
+                over_floor,
                 f"{_fmt(conv, 'cpu')} / {_fmt(noop, 'cpu')}",
                 f"{max(m.rss_mb for m in (conv, noop) if m):.0f}" if conv or noop else "-",
                 f"{_span(conv.conns_per_host) if conv else '-'} / {_span(noop.conns_per_host) if noop else '-'}",

@@ -63,3 +63,27 @@ def test_bench_runs_orch_on_two_hosts(bench_lab: LabSession) -> None:
     assert "| lan | 2   | orch" in text
     assert (bench.run_dir / "results.json").is_file()
     assert bench_lab.fleet.status() and all(h.running for h in bench_lab.fleet.status())
+
+
+def test_bench_floor_and_one_by_one_rows(bench_lab: LabSession) -> None:
+    bench = Bench(
+        Config(tools=["floor", "orch", "orch-1by1"], sizes=[2]), out=lambda _: None, fleet=bench_lab.fleet
+    )
+    measures = {(m.tool, m.phase): m for m in bench.run()}
+
+    floor = measures["floor", "noop"]
+    assert floor.rc == 0, Path(floor.log).read_text()
+    assert "floor: 2 of 2 hosts answered" in Path(floor.log).read_text()
+    assert floor.conns_per_host == [1, 1]
+    assert floor.verified is None  # the floor converges nothing, so nothing is checked
+    # --no-pipelining: one round trip per task item on the no-op, as before pipelining
+    one_by_one = measures["orch-1by1", "noop"]
+    assert one_by_one.rc == 0 and one_by_one.changed == 0
+    assert one_by_one.round_trips_per_host == [task_items()] * 2
+    assert measures["orch-1by1", "converge"].verified is True
+
+    text = table(list(measures.values()), bench.items)
+    floor_row = next(line for line in text.splitlines() if "| floor " in line)
+    orch_row = next(line for line in text.splitlines() if "| orch " in line)
+    assert floor_row.split("|")[7].strip() == "-"  # no x floor for the floor itself
+    assert orch_row.split("|")[7].strip() != "-"  # orch's times over the floor's
