@@ -324,11 +324,13 @@ class Batch:
 # The login shell of a connection: report the PID (see ShellSession.pid), sweep upload temp files
 # that an earlier, crashed run of orch left (this user's, untouched for 10 minutes, so a
 # concurrent run's upload is safe), in the background so no round trip waits for it, then become
-# the persistent shell. `find -mmin` is not POSIX but GNU, busybox and BSD all have it.
+# the persistent shell. `find -mmin` is not POSIX but GNU, busybox and BSD all have it. The glob
+# comes first: `find` and `id` start only when some upload file is there at all (rarely).
 SHELL_START = (
     "echo $$ >&2; "
-    "( find /tmp -maxdepth 1 -name '.orch-upload-*' -user \"$(id -u)\" -mmin +10 "
-    "-exec rm -f {} + ) </dev/null >/dev/null 2>&1 & "
+    "( for f in /tmp/.orch-upload-*; do [ -e \"$f\" ] || break; "
+    "exec find /tmp -maxdepth 1 -name '.orch-upload-*' -user \"$(id -u)\" -mmin +10 -exec rm -f {} +; "
+    "done ) </dev/null >/dev/null 2>&1 & "
     "exec /bin/sh"
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -137,3 +138,33 @@ def test_library_is_sent_again_to_a_new_shell(conn: LocalConnection) -> None:
     with pytest.raises(TimeoutError):
         conn.run("sleep 5", timeout=0.3, library=LIBRARY)  # this shell is dropped
     assert conn.run("greet again", library=LIBRARY).out == "hello again\n"
+
+
+def test_the_login_shell_sweeps_only_stale_uploads_of_its_user() -> None:
+    """SHELL_START removes /tmp/.orch-upload-* files a crashed run left (older than 10 minutes),
+    keeps a fresh one (a concurrent run's), and starts no program when there is none at all."""
+    import os
+    import secrets
+    import time
+
+    from orchestrator.transport.shell import SHELL_START
+
+    stale = Path(f"/tmp/.orch-upload-test-{secrets.token_hex(6)}")
+    fresh = Path(f"/tmp/.orch-upload-test-{secrets.token_hex(6)}")
+    stale.write_bytes(b"left by a crash")
+    fresh.write_bytes(b"in use")
+    old = time.time() - 20 * 60
+    os.utime(stale, (old, old))
+    try:
+        for shell in ("bash", "sh"):  # the user's login shell runs it
+            stale.touch(exist_ok=True)
+            os.utime(stale, (old, old))
+            subprocess.run([shell, "-c", SHELL_START], input=b"exit\n", capture_output=True, timeout=30)
+            deadline = time.monotonic() + 10
+            while stale.exists() and time.monotonic() < deadline:  # the sweep runs in the background
+                time.sleep(0.05)
+            assert not stale.exists(), shell
+            assert fresh.exists(), shell
+    finally:
+        stale.unlink(missing_ok=True)
+        fresh.unlink(missing_ok=True)
