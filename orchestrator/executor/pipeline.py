@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -120,10 +120,14 @@ class PlanContext(ModuleContext):
         stdin: bytes | None = None,
         apply_is_result: bool = False,
         last: bool = False,
+        reads: Sequence[str] = (),
+        sums: Sequence[str] = (),
     ) -> Any:
         self._kind = "last-converge" if last else "converge"
         self._apply_is_result = apply_is_result
-        return super().converge(query, apply, stdin=stdin, apply_is_result=apply_is_result, last=last)
+        return super().converge(
+            query, apply, stdin=stdin, apply_is_result=apply_is_result, last=last, reads=reads, sums=sums
+        )
 
     def change(self, script: str, *, stdin: bytes | None = None) -> Reply | None:
         if not self.check_mode:
@@ -336,7 +340,15 @@ class HostPipe:
         go_on: tuple[int, ...] | None = None
         if final and not self._holding:
             go_on = (0,) if apply_is_result and not ctx.check_mode else (0, CHANGE_NEEDED)
-        command = BatchCommand(script, stdin, ctx.env or None, hold=self._holding, go_on=go_on)
+        command = BatchCommand(
+            script,
+            stdin,
+            ctx.env or None,
+            hold=self._holding,
+            go_on=go_on,
+            stats=ctx.reads + ctx.sums if self._holding else (),
+            sums=ctx.sums if self._holding else (),
+        )
         slot = Slot(command, conn, ctx.become, kind, ctx.check_mode, len(script), index=len(self._commands))
         self.slots[ctx.key] = slot
         self._commands.append(command)

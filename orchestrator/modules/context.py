@@ -21,7 +21,7 @@ import functools
 import os
 import secrets
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,8 +95,19 @@ class ModuleContext:
     diffs: list[Diff] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    def query(self, script: str, *, stdin: bytes | None = None) -> Reply:
-        """Run a READ-ONLY `script` on the host (it runs in check mode too); LIBRARY is defined."""
+    # A hint only: the paths the next script stats with orch_statvars (`reads=`) and those whose
+    # content it checksums with orch_pf_sum's fallback (`sums=`). A pipelined batch reads them all
+    # at once for the commands it holds (orch_prefetch_stats, _sums). Only what the script reads
+    # goes in `sums`: reading a file moves its access time.
+    reads: tuple[str, ...] = ()
+    sums: tuple[str, ...] = ()
+
+    def query(
+        self, script: str, *, stdin: bytes | None = None, reads: Sequence[str] = (), sums: Sequence[str] = ()
+    ) -> Reply:
+        """Run a READ-ONLY `script` on the host (it runs in check mode too); LIBRARY is defined.
+        `reads`, `sums`: see above."""
+        self.reads, self.sums = tuple(reads), tuple(sums)
         return self._run(script, stdin)
 
     def run(self, script: str, *, stdin: bytes | None = None) -> Reply:
@@ -172,6 +183,8 @@ class ModuleContext:
         stdin: bytes | None = None,
         apply_is_result: bool = False,
         last: bool = False,
+        reads: Sequence[str] = (),
+        sums: Sequence[str] = (),
     ) -> Converged:
         """Run query, and apply when query returned CHANGE_NEEDED and writes are allowed.
 
@@ -183,7 +196,9 @@ class ModuleContext:
         `last` promises that the module makes no further remote call after this one and fails
         only when the exit status says so (not 0 or 10; with apply_is_result, not 0): then the
         engine may let the host go on with the next tasks without waiting (executor/pipeline.py).
+        `reads`, `sums`: the paths the query stats and checksums (see `reads` above).
         """
+        self.reads, self.sums = tuple(reads), tuple(sums)
         if apply_is_result:
             run_apply = "  ( __orch_apply ); exit $?\n"
         else:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -158,11 +158,19 @@ def as_text(data: bytes) -> str | None:
     return data.decode("utf-8", "replace")
 
 
-def quiet_converge(ctx: ModuleContext, query: str, apply: str, *, last: bool = False) -> Converged:
+def quiet_converge(
+    ctx: ModuleContext,
+    query: str,
+    apply: str,
+    *,
+    last: bool = False,
+    reads: Sequence[str] = (),
+    sums: Sequence[str] = (),
+) -> Converged:
     """ctx.converge for file modules: a failure reports its message and rc, not the key=value
     lines the query printed for the controller (Ansible's file modules fail with just `msg`)."""
     try:
-        return ctx.converge(query, apply, last=last)
+        return ctx.converge(query, apply, last=last, reads=reads, sums=sums)
     except ModuleFailed as exc:
         raise ModuleFailed(exc.msg, rc=exc.result.get("rc", 1)) from None
 
@@ -237,7 +245,8 @@ fi
 content_change=0 attr_change=0
 case "$st_state" in
   absent) content_change=1 ;;
-  file) cur=$(sha1sum < "$d"); cur=${{cur%% *}}; orch_kv before_checksum "$cur"  # orch_sha1, 2 fewer forks
+  file) if orch_pf_sum "$d"; then cur=$__c; else cur=$(sha1sum < "$d"); cur=${{cur%% *}}; fi  # orch_sha1, 2 fewer forks
+        orch_kv before_checksum "$cur"
         [ "$cur" = {checksum} ] || [ {force} = 0 ] || content_change=1
         orch_check_attrs "$d" ;;
   directory) orch_fail "Destination $d is a directory; cannot write a file there" ;;
@@ -251,7 +260,7 @@ return 0"""
     uploaded = None
     if not inline:
         # Big files: ask first (no transfer), upload only when the content differs.
-        probe = quiet_converge(ctx, query, ":")
+        probe = quiet_converge(ctx, query, ":", sums=(dest,))
         if probe.changed and probe.fields().get("before_checksum") != checksum:
             uploaded = upload(ctx, data)
     if not inline and uploaded is None:
@@ -268,7 +277,7 @@ return 0"""
 {write}
 else orch_apply_attrs "$d"; fi
 orch_statvars "$d"; orch_report_stat after_"""
-    converged = quiet_converge(ctx, query, apply, last=last)
+    converged = quiet_converge(ctx, query, apply, last=last, sums=(dest,))
     fields = converged.fields()
     old_content = converged.query.section(BEFORE_SECTION)
     before = None if old_content is None else old_content.decode("utf-8", "replace")
@@ -316,7 +325,7 @@ if [ "$st_state" = file ]; then
   orch_section content; cat -- "$p" || exit 1
 fi
 """
-    result = ctx.query(script)
+    result = ctx.query(script, reads=(path,))
     if result.rc != 0:
         raise ModuleFailed(result.err.strip() or f"could not read {path}", rc=result.rc)
     fields = result.fields()

@@ -35,6 +35,8 @@ orch_sha1() { sha1sum < "$1" | cut -d' ' -f1; }
 
 # File attribute and content helpers (fileops.py builds the scripts that call them).
 FILE_SH = r"""
+orch_nl='
+'
 orch_statvars() {
   st_state=absent st_mode= st_owner= st_group= st_uid= st_gid= st_size= st_target=
   if [ -L "$1" ]; then st_state=link; st_target=$(readlink -- "$1")
@@ -42,9 +44,62 @@ orch_statvars() {
   elif [ -f "$1" ]; then st_state=file
   elif [ -e "$1" ]; then st_state=other
   else return 0; fi
-  __s=$(stat -c '%a %U %G %u %g %s' -- "$1") || return 1
+  orch_pf_stat "$1" || { __s=$(stat -c '%a %U %G %u %g %s' -- "$1") || return 1; }
   set -- $__s
   st_mode=$1 st_owner=$2 st_group=$3 st_uid=$4 st_gid=$5 st_size=$6
+}
+# Prefetch for the held commands of a pipelined batch (executor/pipeline.py): they only read, so
+# the host's state cannot change between them. Before the first of them the batch calls
+# orch_prefetch_stats and orch_prefetch_sums with the paths they declared: one `stat` and one
+# `sha1sum` for all, instead of one or two process starts per task. orch_pf_stat / orch_pf_sum
+# answer from them only while __orch_hold is set; the batch empties them (__pf_n=0 __pf_m=0) at
+# its start and end.
+orch_prefetch_stats() {
+  __pf_n=0
+  for __f do shift; if [ -e "$__f" ] || [ -L "$__f" ]; then set -- "$@" "$__f"; fi; done
+  [ $# -gt 0 ] || return 0
+  __o=$(stat -c '%a %U %G %u %g %s' -- "$@" 2>/dev/null) || return 0
+  __i=0
+  for __f do
+    __i=$((__i + 1)); __l=${__o%%"$orch_nl"*}; __o=${__o#*"$orch_nl"}
+    eval "__pf_p$__i=\$__f __pf_s$__i=\$__l"
+  done
+  __pf_n=$__i
+}
+orch_prefetch_sums() {
+  __pf_m=0
+  # sha1sum escapes names holding a backslash or a newline: those are summed by the task itself
+  for __f do shift; if [ -f "$__f" ] && [ ! -L "$__f" ]; then case "$__f" in *\\*|*"$orch_nl"*) ;; *) set -- "$@" "$__f" ;; esac; fi; done
+  [ $# -gt 0 ] || return 0
+  __o=$(sha1sum -- "$@" 2>/dev/null) || return 0
+  __i=0
+  for __f do
+    __i=$((__i + 1)); __l=${__o%%"$orch_nl"*}; __o=${__o#*"$orch_nl"}
+    eval "__pf_q$__i=\$__f __pf_c$__i=\${__l%% *}"
+  done
+  __pf_m=$__i
+}
+# orch_pf_stat PATH: __s = the prefetched `stat` fields of PATH; fails when there are none.
+orch_pf_stat() {
+  [ -n "${__orch_hold-}" ] && [ "${__pf_n:-0}" -gt 0 ] || return 1
+  __i=$__pf_n
+  while [ "$__i" -gt 0 ]; do
+    eval "__l=\$__pf_p$__i"
+    if [ "$__l" = "$1" ]; then eval "__s=\$__pf_s$__i"; return 0; fi
+    __i=$((__i - 1))
+  done
+  return 1
+}
+# orch_pf_sum PATH: __c = the prefetched sha1 of PATH's content; fails when there is none.
+orch_pf_sum() {
+  [ -n "${__orch_hold-}" ] && [ "${__pf_m:-0}" -gt 0 ] || return 1
+  __i=$__pf_m
+  while [ "$__i" -gt 0 ]; do
+    eval "__l=\$__pf_q$__i"
+    if [ "$__l" = "$1" ]; then eval "__c=\$__pf_c$__i"; return 0; fi
+    __i=$((__i - 1))
+  done
+  return 1
 }
 # key=value, the value hex-encoded: safe for paths and link targets holding newlines. A value of
 # only plain path characters goes as "=value" (hex never starts with "="): od and tr are two

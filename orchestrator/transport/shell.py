@@ -227,6 +227,9 @@ class BatchCommand:
     hold: run with `__orch_hold` set, so ModuleContext.converge reports a change without making
     it (the command runs ahead of one whose outcome the controller has not seen yet).
     go_on: the exit statuses after which the host runs the rest of the batch; None: any.
+    stats, sums: paths a held command stats, and those whose content it checksums: the batch
+    reads those of all its held commands in one go before the first of them (orch_prefetch_stats, orch_prefetch_sums in
+    modules/shlib.py).
     """
 
     script: str
@@ -234,6 +237,8 @@ class BatchCommand:
     env: Mapping[str, str] | None = None
     hold: bool = False
     go_on: tuple[int, ...] | None = None
+    stats: tuple[str, ...] = ()
+    sums: tuple[str, ...] = ()
 
 
 def wrap_batch(commands: list[BatchCommand], token: str, define: ShellLibrary | None = None) -> bytes:
@@ -241,8 +246,19 @@ def wrap_batch(commands: list[BatchCommand], token: str, define: ShellLibrary | 
     and stderr each ended by a frame line `<token> <index> <rc>` / `<token> <index>`; the first
     status outside a command's go_on skips the rest; `<token> end` closes both streams. The token
     is random per batch, so nothing a command prints can fake a frame."""
-    parts = [f"eval {quote(define.text)}; " if define is not None else "", "__orch_go=1; "]
+    parts = [f"eval {quote(define.text)}; " if define is not None else "", "__orch_go=1 __pf_n=0 __pf_m=0; "]
+    held = [command for command in commands if command.hold]
+    stats = list(dict.fromkeys(path for command in held for path in command.stats))
+    sums = list(dict.fromkeys(path for command in held for path in command.sums))
     for index, command in enumerate(commands):
+        if command.hold and (stats or sums):
+            calls = "".join(
+                f"{function} {' '.join(quote(path) for path in paths)}; "
+                for function, paths in (("orch_prefetch_stats", stats), ("orch_prefetch_sums", sums))
+                if paths
+            )
+            parts.append(f'if [ "$__orch_go" = 1 ]; then {calls}fi; ')
+            stats, sums = [], []
         exports = ""
         for name, value in (command.env or {}).items():
             if not _ENV_NAME.match(name):
@@ -261,7 +277,7 @@ def wrap_batch(commands: list[BatchCommand], token: str, define: ShellLibrary | 
             f"__orch_r=$?; printf '\\n{token} {index} %d\\n' \"$__orch_r\"; printf '\\n{token} {index}\\n' >&2; "
             f"{stop}fi; "
         )
-    parts.append(f"printf '\\n{token} end\\n'; printf '\\n{token} end\\n' >&2\n")
+    parts.append(f"__pf_n=0 __pf_m=0; printf '\\n{token} end\\n'; printf '\\n{token} end\\n' >&2\n")
     return "".join(parts).encode("utf-8", "surrogateescape")
 
 

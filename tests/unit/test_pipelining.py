@@ -4,7 +4,9 @@ be the same while the pipelined run costs fewer round trips."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -214,3 +216,114 @@ def test_same_results_with_fewer_round_trips(tmp_path: Path, extra: tuple[str, .
     assert runs["pipelined"][2] == runs["one-by-one"][2]  # the same files, the same content
     if "fail_here=true" in extra:
         assert "d/never" not in runs["pipelined"][2]  # the host stopped at the failure
+
+
+# -- prefetch: one stat and one sha1sum for all held commands -----------------------------------
+
+_SHOW = (
+    'orch_statvars "$1"; echo "$st_state|$st_mode|$st_owner|$st_group|$st_uid|$st_gid|$st_size|$st_target"'
+)
+_HITS = 'orch_pf_stat "$1" && echo stat-hit; orch_pf_sum "$1" && echo "sum-hit $__c"; :'
+
+
+def _odd_paths(root: Path) -> list[str]:
+    names = [
+        "plain",
+        "with space",
+        "new\nline",
+        "back\\slash",
+        "$(touch pwned)",
+        "-dash",
+        "dir",
+        "link",
+        "missing",
+    ]
+    for name in names[:6]:
+        (root / name).write_text(f"content of {name}\n")
+    (root / "dir").mkdir()
+    (root / "link").symlink_to("plain")
+    return [str(root / name) for name in names]
+
+
+def test_prefetch_answers_held_commands_as_stat_and_sha1sum_would(
+    conn: LocalConnection, tmp_path: Path
+) -> None:
+    from orchestrator.modules.shlib import LIBRARY
+    from orchestrator.transport.shell import quote
+
+    paths = _odd_paths(tmp_path)
+    plain = [BatchCommand(f"set -- {quote(p)}; {_SHOW}; {_HITS}") for p in paths]
+    held = [
+        BatchCommand(f"set -- {quote(p)}; {_SHOW}; {_HITS}", hold=True, stats=(p,), sums=(p,)) for p in paths
+    ]
+    # a file only stat'ed keeps its access time (a touch task with fixed times checks it)
+    old_atime = tmp_path / "old-atime"
+    old_atime.write_text("x")
+    os.utime(old_atime, (1_000_000_000, 1_000_000_000))
+    held.append(BatchCommand(f"set -- {quote(str(old_atime))}; {_HITS}", hold=True, stats=(str(old_atime),)))
+    batch = conn.start_batch([*plain, *held], library=LIBRARY)
+    results = [conn.batch_result(batch, i) for i in range(2 * len(paths) + 1)]
+    assert all(r is not None and r.rc == 0 for r in results), results
+    for index, path in enumerate(paths):
+        own = results[index].stdout.decode().splitlines()  # type: ignore[union-attr]
+        cached = results[len(paths) + index].stdout.decode().splitlines()  # type: ignore[union-attr]
+        assert own[0] == cached[0], path  # the same attributes either way
+        assert len(own) == 1  # not held: never answered from the prefetch
+        name = Path(path).name
+        exists = name != "missing"
+        assert ("stat-hit" in cached) == exists, (path, cached)
+        summed = name in ("plain", "with space", "$(touch pwned)", "-dash")  # regular, plainly named files
+        sums = [line for line in cached if line.startswith("sum-hit ")]
+        if summed:
+            assert sums == [f"sum-hit {hashlib.sha1(Path(path).read_bytes()).hexdigest()}"]
+        else:
+            assert sums == [], path
+    assert results[-1] is not None and results[-1].stdout == b"stat-hit\n"
+    assert old_atime.stat().st_atime == 1_000_000_000
+    assert not (tmp_path / "pwned").exists()
+    # the prefetch ends with its batch: later held commands do not see it
+    after = conn.start_batch([BatchCommand(f"set -- {quote(paths[0])}; {_HITS}", hold=True)], library=LIBRARY)
+    result = conn.batch_result(after, 0)
+    assert result is not None and result.stdout == b""
+
+
+def test_a_pipelined_noop_sums_and_stats_each_file_once(tmp_path: Path) -> None:
+    """Held file tasks take their stat and checksum from the prefetch: in the second run of a
+    playbook of copies behind a lineinfile (it reads, then decides on the controller, so the
+    tasks after it are held) one stat and one sha1sum read all of them."""
+    root = tmp_path / "root"
+    root.mkdir()
+    playbook = tmp_path / "files.yml"
+    playbook.write_text(
+        textwrap.dedent(
+            """\
+            - hosts: all
+              gather_facts: false
+              tasks:
+                - lineinfile: {path: "{{ root }}/conf", line: "x=1", create: true}
+                - copy: {content: "one\\n", dest: "{{ root }}/one"}
+                - copy: {content: "two\\n", dest: "{{ root }}/two"}
+                - file: {path: "{{ root }}/sub", state: directory}
+                - copy: {content: "three\\n", dest: "{{ root }}/sub/three"}
+            """
+        )
+    )
+    wrapper = tmp_path / "bin"
+    wrapper.mkdir()
+    log = tmp_path / "calls"
+    for tool in ("sha1sum", "stat"):  # count the calls, then do the real thing
+        real = shutil.which(tool)
+        (wrapper / tool).write_text(f'#!/bin/sh\necho {tool} >> {log}\nexec {real} "$@"\n')
+        (wrapper / tool).chmod(0o755)
+    args = ("play", str(playbook), "-i", "localhost,", "-e", "ansible_connection=local", "-e", f"root={root}")
+    assert run_orch(*args, cwd=tmp_path).returncode == 0
+    env = {"PATH": f"{wrapper}:{os.environ['PATH']}"}
+    for flags, expected in (
+        ((), {"sha1sum": 1, "stat": 2}),
+        (("--no-pipelining",), {"sha1sum": 3, "stat": 5}),
+    ):
+        log.unlink(missing_ok=True)
+        proc = run_orch(*args, *flags, cwd=tmp_path, env=env)
+        assert proc.returncode == 0 and "changed=0" in proc.stdout, proc.stdout
+        calls = log.read_text().split()
+        assert {tool: calls.count(tool) for tool in expected} == expected, (flags, calls)

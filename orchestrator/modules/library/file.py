@@ -192,7 +192,7 @@ class File(Module):
             f"{_RESOLVE}orch_report_stat\n{_QUERY}"
         )
         sh = _TIME_SH + _RECURSE_CHECK
-        converged = quiet_converge(ctx, sh + query, sh + _APPLY, last=True)
+        converged = quiet_converge(ctx, sh + query, sh + _APPLY, last=True, reads=(path,))
         before = converged.fields()
         final_state = before.get("resolved_state", effective)
         if converged.changed:
