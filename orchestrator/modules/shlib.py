@@ -31,6 +31,16 @@ size=%s
 mtime=%Y' -- "$1"
 }
 orch_sha1() { sha1sum < "$1" | cut -d' ' -f1; }
+# orch_tilde PATH: __tl = PATH with a leading ~ or ~user replaced by that home directory (this
+# shell's $HOME for ~), as Ansible's path arguments are expanded on the host.
+orch_tilde() {
+  __tl=$1
+  case "$__tl" in
+    "~"|"~/"*) __tl="$HOME${__tl#"~"}" ;;
+    "~"*) __u=${__tl%%/*}; __u=${__u#"~"}
+          if orch_ent passwd "$__u"; then __h=${__ent#*:*:*:*:*:}; __tl="${__h%%:*}${__tl#"~$__u"}"; fi ;;
+  esac
+}
 """
 
 # File attribute and content helpers (fileops.py builds the scripts that call them).

@@ -26,12 +26,18 @@ COMMON_PARAMS = {
 
 # Returns 0 (go on) or prints why it skips and exits 0 with the skip marker.
 _GUARD = """
-orch_exists() { for __f in $1; do [ -e "$__f" ] && return 0; done; return 1; }
+orch_exists() {
+  orch_tilde "$1"; IFS='
+'
+  for __f in $__tl; do [ -e "$__f" ] && { unset IFS; return 0; }; done
+  unset IFS; return 1
+}
 """
 
 
 class CommandBase(Module):
     supports_check = True
+    chdir_before_checks = True
 
     def command_line(self, args: Mapping[str, Any]) -> str:
         raise NotImplementedError
@@ -42,14 +48,24 @@ class CommandBase(Module):
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> dict[str, Any]:
         line = self.command_line(args)
-        guard = ""
+        # A leading ~ of chdir, creates, removes is the home of the user the command runs as.
+        # command/shell go into chdir first and check creates/removes there, as Ansible's
+        # modules do; Ansible's script action checks them before, where the login starts.
+        cd = ""
+        if args.get("chdir"):
+            cd = (
+                f"orch_tilde {quote(args['chdir'])}; cd -- \"$__tl\" 2>/dev/null || "
+                'orch_fail "Unable to change directory before execution: $__tl"\n'
+            )
+        guard = cd if self.chdir_before_checks else ""
         if args.get("creates"):
             guard += f"orch_exists {quote(args['creates'])} && {{ orch_kv skip creates; exit 0; }}\n"
         if args.get("removes"):
             guard += f"orch_exists {quote(args['removes'])} || {{ orch_kv skip removes; exit 0; }}\n"
-        # The guard is the query; the command is the write step, run only if the engine allows.
-        query = "IFS='\n'\n" + _GUARD + guard + "unset IFS\nreturn 10"
-        apply = f"cd {quote(args['chdir'])} || exit 1\n" if args.get("chdir") else ""
+        # The guard is the query; the command is the write step, run only if the engine allows
+        # (in the same shell: the cd holds).
+        query = _GUARD + guard + "return 10"
+        apply = "" if self.chdir_before_checks else cd
         apply += f"eval {quote(line)}"  # parsed when it runs, as its own script would be
         stdin = None
         if args.get("stdin") is not None:
@@ -214,6 +230,7 @@ class Script(CommandBase):
     name = "script"
     aliases = ("ansible.legacy.script",)
     free_form = "_raw_params"
+    chdir_before_checks = False
     spec = ArgSpec(
         params={
             "_raw_params": Param("str", aliases=("cmd",), help="Local script path, then its arguments."),
