@@ -62,55 +62,45 @@ orch_statvars() {
 # the host's state cannot change between them. Before the first of them the batch calls
 # orch_prefetch_stats and orch_prefetch_sums with the paths they declared: one `stat` and one
 # `sha1sum` for all, instead of one or two process starts per task. orch_pf_stat / orch_pf_sum
-# answer from them only while __orch_hold is set; the batch empties them (__pf_n=0 __pf_m=0) at
+# answer from them only while __orch_hold is set; the batch empties them (__pf_sn=0 __pf_cn=0) at
 # its start and end.
 orch_prefetch_stats() {
-  __pf_n=0
+  __pf_sn=0
   for __f do shift; if [ -e "$__f" ] || [ -L "$__f" ]; then set -- "$@" "$__f"; fi; done
   [ $# -gt 0 ] || return 0
-  __o=$(stat -c '%a %U %G %u %g %s' -- "$@" 2>/dev/null) || return 0
-  __i=0
-  for __f do
-    __i=$((__i + 1)); __l=${__o%%"$orch_nl"*}; __o=${__o#*"$orch_nl"}
-    eval "__pf_p$__i=\$__f __pf_s$__i=\$__l"
-  done
-  __pf_n=$__i
+  __o=$(stat -c '%a %U %G %u %g %s' -- "$@" 2>/dev/null) && orch_pf_keep s "$__o" "$@"
 }
 orch_prefetch_sums() {
-  __pf_m=0
+  __pf_cn=0
   # sha1sum escapes names holding a backslash or a newline: those are summed by the task itself
   for __f do shift; if [ -f "$__f" ] && [ ! -L "$__f" ]; then case "$__f" in *\\*|*"$orch_nl"*) ;; *) set -- "$@" "$__f" ;; esac; fi; done
   [ $# -gt 0 ] || return 0
-  __o=$(sha1sum -- "$@" 2>/dev/null) || return 0
-  __i=0
+  __o=$(sha1sum -- "$@" 2>/dev/null) && orch_pf_keep c "$__o" "$@"
+}
+# orch_pf_keep KIND OUTPUT PATH...: line i of OUTPUT is the value prefetched for path i (KIND: s
+# stat fields, c sha1sum's line).
+orch_pf_keep() {
+  __k=$1 __o=$2; shift 2; __i=0
   for __f do
     __i=$((__i + 1)); __l=${__o%%"$orch_nl"*}; __o=${__o#*"$orch_nl"}
-    eval "__pf_q$__i=\$__f __pf_c$__i=\${__l%% *}"
+    eval "__pf_${__k}p$__i=\$__f __pf_${__k}v$__i=\$__l"
   done
-  __pf_m=$__i
+  eval "__pf_${__k}n=$__i"
 }
-# orch_pf_stat PATH: __s = the prefetched `stat` fields of PATH; fails when there are none.
-orch_pf_stat() {
-  [ -n "${__orch_hold-}" ] && [ "${__pf_n:-0}" -gt 0 ] || return 1
-  __i=$__pf_n
+# orch_pf_find KIND PATH: __v = the value prefetched for PATH; fails when there is none.
+orch_pf_find() {
+  [ -n "${__orch_hold-}" ] || return 1
+  eval "__i=\${__pf_${1}n:-0}"
   while [ "$__i" -gt 0 ]; do
-    eval "__l=\$__pf_p$__i"
-    if [ "$__l" = "$1" ]; then eval "__s=\$__pf_s$__i"; return 0; fi
+    eval "__l=\$__pf_${1}p$__i"
+    if [ "$__l" = "$2" ]; then eval "__v=\$__pf_${1}v$__i"; return 0; fi
     __i=$((__i - 1))
   done
   return 1
 }
-# orch_pf_sum PATH: __c = the prefetched sha1 of PATH's content; fails when there is none.
-orch_pf_sum() {
-  [ -n "${__orch_hold-}" ] && [ "${__pf_m:-0}" -gt 0 ] || return 1
-  __i=$__pf_m
-  while [ "$__i" -gt 0 ]; do
-    eval "__l=\$__pf_q$__i"
-    if [ "$__l" = "$1" ]; then eval "__c=\$__pf_c$__i"; return 0; fi
-    __i=$((__i - 1))
-  done
-  return 1
-}
+# orch_pf_stat PATH: __s = PATH's prefetched `stat` fields. orch_pf_sum PATH: __c = its sha1.
+orch_pf_stat() { orch_pf_find s "$1" && __s=$__v; }
+orch_pf_sum() { orch_pf_find c "$1" && __c=${__v%% *}; }
 # key=value, the value hex-encoded: safe for paths and link targets holding newlines. A value of
 # only plain path characters goes as "=value" (hex never starts with "="): od and tr are two
 # process starts per value, and most paths need no encoding.

@@ -246,7 +246,7 @@ def wrap_batch(commands: list[BatchCommand], token: str, define: ShellLibrary | 
     and stderr each ended by a frame line `<token> <index> <rc>` / `<token> <index>`; the first
     status outside a command's go_on skips the rest; `<token> end` closes both streams. The token
     is random per batch, so nothing a command prints can fake a frame."""
-    parts = [f"eval {quote(define.text)}; " if define is not None else "", "__orch_go=1 __pf_n=0 __pf_m=0; "]
+    parts = [f"eval {quote(define.text)}; " if define is not None else "", "__orch_go=1 __pf_sn=0 __pf_cn=0; "]
     held = [command for command in commands if command.hold]
     stats = list(dict.fromkeys(path for command in held for path in command.stats))
     sums = list(dict.fromkeys(path for command in held for path in command.sums))
@@ -277,7 +277,7 @@ def wrap_batch(commands: list[BatchCommand], token: str, define: ShellLibrary | 
             f"__orch_r=$?; printf '\\n{token} {index} %d\\n' \"$__orch_r\"; printf '\\n{token} {index}\\n' >&2; "
             f"{stop}fi; "
         )
-    parts.append(f"__pf_n=0 __pf_m=0; printf '\\n{token} end\\n'; printf '\\n{token} end\\n' >&2\n")
+    parts.append(f"__pf_sn=0 __pf_cn=0; printf '\\n{token} end\\n'; printf '\\n{token} end\\n' >&2\n")
     return "".join(parts).encode("utf-8", "surrogateescape")
 
 
