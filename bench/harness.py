@@ -58,7 +58,7 @@ CLUSTER_TOOL = "orch@local:"  # + W: orch play --cluster local:W (see Config.clu
 PHASES = ("converge", "noop")
 WAN_PORT = 2222
 DEFAULT_STATE_DIR = "/var/tmp/orch-bench"
-DEFAULT_NET = "127.0.70"
+DEFAULT_NET = "127.0.36"  # below 127.0.40 (the range above is the user's); the tests use 127.0.3-18
 PR_SET_CHILD_SUBREAPER = 36
 # What a converged host must look like (checked on the first and last host after a converge).
 VERIFY_SCRIPT = (

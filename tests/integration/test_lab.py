@@ -270,7 +270,7 @@ def test_thirty_hosts_start_in_about_a_second(tmp_path: Path) -> None:
 @needs_lab
 @pytest.mark.lab
 def test_a_failed_build_points_at_its_log_and_leaves_no_half_rootfs(tmp_path: Path) -> None:
-    fleet = LabFleet(tmp_path / "lab", "127.0.250", mirror="http://127.0.0.1:9/debian")
+    fleet = LabFleet(tmp_path / "lab", "127.0.38", mirror="http://127.0.0.1:9/debian")
     with pytest.raises(LabError, match=r"build\.log"):
         fleet.build_rootfs()
     assert not (tmp_path / "lab/rootfs").exists()
@@ -307,13 +307,13 @@ def test_not_root_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     monkeypatch.setattr(sys, "platform", "linux")
     with pytest.raises(OrchError, match="orch lab needs root on Linux"):
-        LabFleet(tmp_path, "127.0.250").up(1)
+        LabFleet(tmp_path, "127.0.38").up(1)
 
 
 def test_not_linux_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "platform", "darwin")
     with pytest.raises(OrchError, match="orch lab needs root on Linux: this is darwin"):
-        LabFleet(tmp_path, "127.0.250").up(1)
+        LabFleet(tmp_path, "127.0.38").up(1)
 
 
 def test_a_missing_tool_names_its_package(monkeypatch: pytest.MonkeyPatch) -> None:
