@@ -99,18 +99,11 @@ class Slot:
     used: bool = False
 
 
-class PlanContext(ModuleContext):
-    """A module's context while planning: its first remote call is recorded, then Planned."""
+class _KindContext(ModuleContext):
+    """Notes what kind of call a module makes next (see Slot.kind)."""
 
-    pipe: HostPipe
-    key: tuple[int, int]
     _kind: str = "query"
     _apply_is_result: bool = False
-
-    def token(self) -> str:
-        value = super().token()
-        self.pipe.tokens.setdefault(self.key, []).append(value)
-        return value
 
     def converge(
         self,
@@ -125,25 +118,46 @@ class PlanContext(ModuleContext):
     ) -> Any:
         self._kind = "last-converge" if last else "converge"
         self._apply_is_result = apply_is_result
-        return super().converge(
-            query, apply, stdin=stdin, apply_is_result=apply_is_result, last=last, reads=reads, sums=sums
-        )
+        try:
+            return super().converge(
+                query, apply, stdin=stdin, apply_is_result=apply_is_result, last=last, reads=reads, sums=sums
+            )
+        finally:
+            self._kind, self._apply_is_result = "query", False
 
     def change(self, script: str, *, stdin: bytes | None = None) -> Reply | None:
         if not self.check_mode:
             self._kind = "change"
-        return super().change(script, stdin=stdin)
+        try:
+            return super().change(script, stdin=stdin)
+        finally:
+            self._kind = "query"
+
+
+class PlanContext(_KindContext):
+    """A module's context while planning: its first remote call is recorded, then Planned."""
+
+    pipe: HostPipe
+    key: tuple[int, int]
+
+    def token(self) -> str:
+        value = super().token()
+        if self.pipe.records(self.key):
+            self.pipe.tokens.setdefault(self.key, []).append(value)
+        return value
 
     def put(self, data: bytes, path: str, mode: int = 0o600) -> bool:
         if self.check_mode:
             return False
-        self.pipe.cut()
+        if self.pipe.records(self.key):
+            self.pipe.cut()
         raise Planned
 
     def put_temp(
         self, data: bytes, *, prefix: str = ".orch-upload-", suffix: str = "", mode: int = 0o600
     ) -> str:
-        self.pipe.cut()
+        if self.pipe.records(self.key):
+            self.pipe.cut()
         raise Planned
 
     def _send(self, script: str, stdin: bytes | None) -> CommandResult:
@@ -151,13 +165,15 @@ class PlanContext(ModuleContext):
         raise Planned
 
 
-class ReplayContext(ModuleContext):
+class ReplayContext(_KindContext):
     """A module's context while its task runs for real: the first remote call is answered from
-    the batch when the batch still holds a valid answer; anything else goes to the host."""
+    the batch when the batch still holds a valid answer; anything else goes to the host, a final
+    write as the head of the next batch (HostPipe.chain)."""
 
     pipe: HostPipe
     key: tuple[int, int]
     _replayed: int = 0
+    _final: bool = False  # a call marked `last` was made and the host went on after it
 
     def token(self) -> str:
         recorded = self.pipe.tokens.get(self.key, [])
@@ -167,22 +183,36 @@ class ReplayContext(ModuleContext):
         return super().token()
 
     def put(self, data: bytes, path: str, mode: int = 0o600) -> bool:
+        self._refuse_after_final()
         self.pipe.go_live(writing=True)
         return super().put(data, path, mode)
 
     def put_temp(
         self, data: bytes, *, prefix: str = ".orch-upload-", suffix: str = "", mode: int = 0o600
     ) -> str:
+        self._refuse_after_final()
         self.pipe.go_live(writing=True)
         return super().put_temp(data, prefix=prefix, suffix=suffix, mode=mode)
 
+    def _refuse_after_final(self) -> None:
+        if self._final:  # a module bug, not the user's: the next tasks may have run already
+            raise RuntimeError(
+                "the module made a remote call after one it marked `last` (ModuleContext.converge)"
+            )
+
     def _send(self, script: str, stdin: bytes | None) -> CommandResult:
+        self._refuse_after_final()
         result = self.pipe.deliver(self, script, stdin)
         if result is not None:
             return result
         error, self.pipe.start_error = self.pipe.start_error, None
         if error is not None:
             raise error
+        if self._kind == "last-converge":
+            result = self.pipe.chain(self, script, stdin, self._apply_is_result)
+            if result is not None:
+                self._final = True
+                return result
         self.pipe.go_live(writing=True)
         return super()._send(script, stdin)
 
@@ -213,6 +243,9 @@ class HostPipe:
         # end at the first undecided task instead of carrying a held tail.
         self.converging = False
         self.start_error: Exception | None = None  # why the last batch could not be sent
+        # While a chained batch is planned: the calls up to this key are made already (the
+        # write at its head is the last of them), so planning records none of them.
+        self._done_upto: tuple[int, int] | None = None
 
     # -- what TaskRunner asks -----------------------------------------------------------------
 
@@ -264,19 +297,26 @@ class HostPipe:
     @contextlib.contextmanager
     def _mode(self) -> Iterator[None]:
         local = self.runner.pipeline_local
+        outer = getattr(local, "pipe", None)  # a chained batch is planned inside a replayed task
         local.pipe = self
         try:
             yield
         finally:
-            local.pipe = None
+            local.pipe = outer
 
     # -- planning -----------------------------------------------------------------------------
 
-    def _plan_and_send(self, start: int) -> None:
+    def _plan_and_send(
+        self, start: int, head: tuple[BatchCommand, Connection, BecomeSpec | None] | None = None
+    ) -> None:
+        """Plan tasks from `start` and send them as one batch, after `head` if given (chain)."""
         self.go_live()
         self.start_error = None
         self.slots, self.tokens, self._commands = {}, {}, []
         self.conn, self._become, self._holding, self._cut = None, None, False, False
+        if head is not None:
+            command, self.conn, self._become = head
+            self._commands.append(command)
         self.planning = True
         try:
             for position in range(start, len(self.tasks)):
@@ -316,6 +356,44 @@ class HostPipe:
         self._commands = self._commands[:count]
         self.slots = {k: s for k, s in self.slots.items() if s.index < count}
 
+    def records(self, key: tuple[int, int]) -> bool:
+        """Whether planning records this call (see _done_upto)."""
+        return self._done_upto is None or key > self._done_upto
+
+    def chain(
+        self, ctx: ReplayContext, script: str, stdin: bytes | None, apply_is_result: bool
+    ) -> CommandResult | None:
+        """Send a module's final write (a converge it marks `last`, typically after a read) as
+        the head of a new batch with the rest of the run planned behind it, so the write and the
+        next tasks cost one round trip; its result, or None when it must go by itself.
+
+        Safe because the write is final (no further call; its exit status alone says whether
+        it failed, and the host stops the batch there on a failure), and the task neither
+        registers nor judges its result (failed_when), so nothing planned behind it depends on
+        what it returns. The task's own remaining loop items are planned again, after the write."""
+        position, calls = ctx.key[0], self.calls
+        task, _ = self.tasks[position]
+        conn = ctx.conn
+        if task.register or task.failed_when is not None or not getattr(conn, "supports_batch", False):
+            return None
+        go_on = (0,) if apply_is_result and not ctx.check_mode else (0, CHANGE_NEEDED)
+        command = BatchCommand(script, stdin, ctx.env or None, go_on=go_on)
+        self.go_live(writing=True)
+        self._done_upto = ctx.key
+        try:
+            self._plan_and_send(position, head=(command, conn, ctx.become))
+        finally:
+            self._done_upto = None
+            self.position, self.calls = position, calls
+        if not self.valid or self.batch is None:
+            error, self.start_error = self.start_error, None
+            if error is not None:
+                raise error
+            return None
+        self.next_index = 1
+        assert self.conn is not None
+        return self.conn.batch_result(self.batch, 0)
+
     def cut(self) -> None:
         """The module needs more than a script (an upload): the batch ends before this call."""
         self._cut = True
@@ -324,7 +402,7 @@ class HostPipe:
         self, ctx: PlanContext, script: str, stdin: bytes | None, kind: str, apply_is_result: bool
     ) -> None:
         """Record a module's first call as the next command of the batch, if it may join it."""
-        if self._cut or ctx.key in self.slots:
+        if self._cut or ctx.key in self.slots or not self.records(ctx.key):
             return
         conn = ctx.conn
         same_shell = self.conn is None or (conn is self.conn and ctx.become == self._become)
@@ -378,6 +456,7 @@ class HostPipe:
             return None  # held: the change was not made; make it now, for real
         slot.used = True
         self.next_index += 1
+        ctx._final = slot.command.go_on is not None
         return result
 
     def go_live(self, writing: bool = False) -> None:

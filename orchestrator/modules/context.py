@@ -193,9 +193,10 @@ class ModuleContext:
         `apply_is_result` (command, shell, script) apply runs as written and its exit status
         is returned in rc, not judged.
 
-        `last` promises that the module makes no further remote call after this one and fails
-        only when the exit status says so (not 0 or 10; with apply_is_result, not 0): then the
-        engine may let the host go on with the next tasks without waiting (executor/pipeline.py).
+        `last` promises that the module makes no further remote call after this one, returns
+        no facts, and fails only when the exit status says so (not 0 or 10; with
+        apply_is_result, not 0): then the engine may let the host go on with the next tasks
+        without waiting (executor/pipeline.py), also when this is the module's second call.
         `reads`, `sums`: the paths the query stats and checksums (see `reads` above).
         """
         self.reads, self.sums = tuple(reads), tuple(sums)

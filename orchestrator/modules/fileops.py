@@ -210,10 +210,11 @@ def put_content(
     diff: bool = True,
     make_parents: bool = False,
     follow: bool | None = None,
-    last: bool = True,
+    last: bool = False,
 ) -> dict[str, Any]:
     """Converge `dest` to hold `data` with the wanted attributes, atomically. `last`: the caller
-    does nothing after it that can fail the task (see ModuleContext.converge).
+    makes no further remote call and does nothing after it that can fail the task (see
+    ModuleContext.converge; copy of a directory calls it once per file: not last).
 
     Used by copy, template and every editor. `src_name` (copy/template from a file): a dest
     that is a directory or ends in "/" gets the file under that name. A dest that is a symlink
@@ -372,7 +373,7 @@ def edit_file(
         return result
     data = new if content_change and new is not None else (current.content or b"")
     parents = create if make_parents is None else make_parents
-    written = put_content(ctx, args, data, path, diff=False, make_parents=parents, follow=True)
+    written = put_content(ctx, args, data, path, diff=False, make_parents=parents, follow=True, last=True)
     if content_change and ctx.diff_mode:
         header = diff_headers.format(path=path)
         before = as_text(current.content or b"")

@@ -327,3 +327,97 @@ def test_a_pipelined_noop_sums_and_stats_each_file_once(tmp_path: Path) -> None:
         assert proc.returncode == 0 and "changed=0" in proc.stdout, proc.stdout
         calls = log.read_text().split()
         assert {tool: calls.count(tool) for tool in expected} == expected, (flags, calls)
+
+
+# -- chained writes: a read-then-write task's write carries the next batch ----------------------
+
+EDITS = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - file: {path: "{{ root }}/d", state: directory}
+    - copy: {content: "a\\n", dest: "{{ root }}/d/f"}
+    - lineinfile: {path: "{{ root }}/d/f", line: "{{ item }}"}
+      loop: [b, c]
+    - copy: {content: "x\\n", dest: "{{ root }}/d/g"}
+    - copy: {src: "{{ root }}/../tree/", dest: "{{ root }}/d/tree/"}
+    - copy: {content: "after the tree\\n", dest: "{{ root }}/d/h"}
+    - replace: {path: "{{ root }}/d/f", regexp: "^b$", replace: B}
+    - lineinfile: {path: "{{ root }}/d/f", line: refused, validate: "false %s"}
+      ignore_errors: true
+    - copy: {content: "after a failed write\\n", dest: "{{ root }}/d/after"}
+    - lineinfile:
+        path: "{{ root }}/d/g"
+        line: "{{ item }}"
+        validate: "{{ 'false %s' if item == 'y' else omit }}"
+      loop: [y, z]
+      ignore_errors: true
+    - blockinfile: {path: "{{ root }}/d/g", block: "w"}
+    - copy: {content: "end\\n", dest: "{{ root }}/d/end"}
+"""
+
+
+def _edits(tmp_path: Path) -> Path:
+    """EDITS, and the local directory its tree copy sends (one write per file: none of them
+    `last`, so none may carry the tasks after it)."""
+    (tmp_path / "tree").mkdir(exist_ok=True)
+    for name in ("a", "b", "c"):
+        (tmp_path / "tree" / name).write_text(f"{name}\n")
+    playbook = tmp_path / "edits.yml"
+    playbook.write_text(textwrap.dedent(EDITS))
+    return playbook
+
+
+def _local_play(playbook: Path, root: Path, *args: str) -> tuple[str, ...]:
+    local = ("-i", "localhost,", "-e", "ansible_connection=local")
+    return ("play", str(playbook), *local, "-e", f"root={root}", *args)
+
+
+@pytest.mark.parametrize("extra", [(), ("--check",), ("--diff",)])
+def test_a_chained_write_carries_the_next_tasks(tmp_path: Path, extra: tuple[str, ...]) -> None:
+    """Each read-then-write task (lineinfile, replace, blockinfile) sends its write as the head of
+    the next batch; a write that fails stops that batch on the host (the next task then starts
+    a batch of its own), a loop's next item after it still runs, and everything ends as one by
+    one: results, recap, files."""
+    playbook = _edits(tmp_path)
+    runs = {}
+    for mode, flags in (("pipelined", ()), ("one-by-one", ("--no-pipelining",))):
+        root = tmp_path / "root"
+        if root.exists():
+            shutil.rmtree(root)
+        root.mkdir()
+        out = tmp_path / f"{mode}.json"
+        args = _local_play(playbook, root, "--json", str(out), *flags, *extra)
+        procs = [run_orch(*args, cwd=tmp_path) for _ in range(2)]
+        report = json.loads(out.read_text())  # the second run
+        runs[mode] = (procs[0].returncode, report, _tree(root), [p.stdout for p in procs])
+    rc_p, pipelined, tree_p, out_p = runs["pipelined"]
+    rc_o, one_by_one, tree_o, out_o = runs["one-by-one"]
+    assert rc_p == rc_o == (2 if "--check" in extra else 0)  # check mode: replace finds no file
+    assert tree_p == tree_o
+    assert _results(pipelined) == _results(one_by_one)
+    assert pipelined["stats"] == one_by_one["stats"]
+    if not extra or extra == ("--diff",):
+        assert tree_p["d/f"] == "a\nB\nc\n" and tree_p["d/g"].startswith("x\nz\n")
+        assert "d/after" in tree_p and "d/end" in tree_p and tree_p["d/tree/c"] == "c\n"
+    if extra == ("--diff",):
+        assert out_p[0].count("+++ after") == out_o[0].count("+++ after") > 0
+
+
+def test_chained_writes_save_a_round_trip_each(tmp_path: Path) -> None:
+    """The converge of EDITS, counted. One by one: a round trip per copy/file, two per edit (its
+    read, its write), five for the tree (a listing, the directories, three files): 25.
+    Pipelined: the first batch runs up to the first read (b); each of the 7 edits' writes
+    carries the tasks up to the next read; a write that fails stops its batch, so the task after
+    it starts one (the copy after `refused`) and the loop's next item reads by itself (z); the
+    tree's four writes go one by one (none is its module's last call) and the copy after it
+    starts a batch: 1 + 7 + 2 + 4 + 1 = 15."""
+    playbook = _edits(tmp_path)
+    trips = {}
+    for mode, flags in (("pipelined", ()), ("one-by-one", ("--no-pipelining",))):
+        root = tmp_path / mode
+        root.mkdir()
+        out = tmp_path / f"{mode}.json"
+        run_orch(*_local_play(playbook, root, "--json", str(out), *flags), cwd=tmp_path)
+        trips[mode] = json.loads(out.read_text())["transport"]["localhost"]["round_trips"]
+    assert trips == {"pipelined": 15, "one-by-one": 25}, trips

@@ -151,7 +151,8 @@ class Apt(Module):
         )
         env_sel = "set -f; targets= all=\n"  # package names are words, never globs
         try:
-            converged = ctx.converge(env_sel + query, apply)
+            # last (ModuleContext.converge): nothing follows but the removal of a .deb we brought
+            converged = ctx.converge(env_sel + query, apply, last=not deb_path or deb_path == deb)
         except ModuleFailed as exc:
             raise self._friendly(exc) from None
         finally:

@@ -259,7 +259,7 @@ class Cron(Module):
                     f"__o=$(printf {printf_literal(content.encode())} | crontab {user_opt}- 2>&1) "
                     '|| orch_fail "Failed to install new cronfile: $__o"'
                 )
-            converged = ctx.converge("return 10", backup + write)
+            converged = ctx.converge("return 10", backup + write, last=True)
             if "backup_file" in converged.apply.fields:
                 result["backup_file"] = converged.apply.fields["backup_file"]
             ctx.add_diff(before, content, header, header)

@@ -150,7 +150,7 @@ class Sysctl(Module):
                 f"if [ $__r != 0 ] || printf '%s\\n' \"$__o\" | grep -Eq {quote(_FAILED_RE.pattern)}; then "
                 'orch_fail "Failed to reload sysctl: $__o"; fi'
             )
-        ctx.converge("return 10", "\n".join(steps))
+        ctx.converge("return 10", "\n".join(steps), last=True)
         if result.content is not None:
             ctx.add_diff(file_text or "", result.content, path, path)
         return {"changed": True}

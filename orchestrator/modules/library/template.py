@@ -66,6 +66,6 @@ class Template(Module):
             data = text.encode(args["output_encoding"], "surrogateescape")
         except LookupError:
             raise ModuleFailed(f"unknown output_encoding {args['output_encoding']!r}") from None
-        result = put_content(ctx, resolve_mode(args, path), data, args["dest"], os.path.basename(path))
+        result = put_content(ctx, resolve_mode(args, path), data, args["dest"], os.path.basename(path), last=True)
         result["src"] = args["src"]
         return result

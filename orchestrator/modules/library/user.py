@@ -339,7 +339,8 @@ class User(Module):
                 "move_home": args["move_home"],
                 **self._password_key(args),
             }
-        applied, after = self._apply(ctx, commands, header)
+        key_step = bool(args.get("generate_ssh_key"))
+        applied, after = self._apply(ctx, commands, header, last=not key_step)
         ctx.add_diff(
             _describe(acct, name),
             _describe(after, name) if after else f"user: {name}\n(would change)\n",
@@ -423,9 +424,11 @@ class User(Module):
         return info
 
     @staticmethod
-    def _apply(ctx: ModuleContext, commands: list[list[str]], header: str) -> tuple[bool, Account | None]:
+    def _apply(
+        ctx: ModuleContext, commands: list[list[str]], header: str, *, last: bool = True
+    ) -> tuple[bool, Account | None]:
         """Run the commands (if the engine allows writes), then read the account back:
-        (whether they ran, the account after)."""
+        (whether they ran, the account after). `last`: no ssh key step follows."""
         lines = []
         for argv in commands:
             if argv[0] == "__orch_mkhome":
@@ -437,7 +440,7 @@ class User(Module):
                 )
             else:
                 lines.append(f'__o=$({_shell_line(argv)} 2>&1) || orch_fail "$__o"')
-        converged = ctx.converge("return 10", header + "\n".join(lines) + "\n" + _READ_SH)
+        converged = ctx.converge("return 10", header + "\n".join(lines) + "\n" + _READ_SH, last=last)
         return converged.applied, parse_account(converged.apply) if converged.applied else None
 
 
